@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+from .models import Plan, Subscription
+
+FREE_PLAN_CODE = "free"
+
+
+@transaction.atomic
+def subscription_start_free(*, tenant: Tenant, device_id: uuid.UUID) -> Subscription:
+    """Every new device starts on the free plan (with its branding footer)."""
+    plan = Plan.objects.get(code=FREE_PLAN_CODE)
+    subscription, _ = Subscription.objects.get_or_create(
+        device_id=device_id,
+        defaults={"tenant": tenant, "plan": plan, "current_period_start": timezone.now()},
+    )
+    return subscription

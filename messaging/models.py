@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+# Forward-only order of delivery states; failed/cancelled end a message wherever it was.
+STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5}
+TERMINAL = frozenset({"failed", "cancelled"})
+
+
+class SendJob(models.Model):
+    """What one accepted request created: a single send or a batch (``job_id``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="send_jobs")
+    kind = models.CharField(max_length=10, default="single")
+    api_key = models.ForeignKey("tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "t_message_job"
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        OUT = "out", "Outgoing"
+        IN = "in", "Incoming"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        PLAYED = "played", "Played"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        RECEIVED = "received", "Received"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="messages")
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="messages")
+    job = models.ForeignKey(SendJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)
+    type = models.CharField(max_length=20, default="text")
+    recipient = models.CharField(max_length=100, help_text="Digits, or a group/LID JID", db_index=True)
+    sender = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error_code = models.CharField(max_length=50, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    gowa_message_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    reply_to_message_id = models.CharField(max_length=100, blank=True, default="")
+    original_payload_json = models.JSONField(default=dict, blank=True)
+    payload_json = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a delayed retry is due")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "t_message"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="message_tenant_recent"),
+            models.Index(fields=["status", "updated_at"], name="message_status_age"),
+            models.Index(fields=["device", "direction", "created_at"], name="message_device_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.type} → {self.recipient} ({self.status})"
+
+
+class MessageStatusChange(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="history")
+    status = models.CharField(max_length=10)
+    at = models.DateTimeField()
+    detail = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        db_table = "t_message_status_history"
+        ordering = ["at", "id"]
+
+
+class IdempotencyKey(models.Model):
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "t_idempotency_key"
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_idempotency_key")]
+
+
+class GowaEvent(models.Model):
+    """Every GOWA webhook, stored raw before it is acted on; ``dedupe_key`` makes retries harmless."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    node = models.ForeignKey("devices.GowaNode", on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=50)
+    dedupe_key = models.CharField(max_length=255)
+    session_id = models.CharField(max_length=100, blank=True, default="")
+    device_jid = models.CharField(max_length=100, blank=True, default="")
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "t_gowa_event"
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["node", "dedupe_key"], name="uniq_gowa_event")]
+        indexes = [models.Index(fields=["status", "received_at"], name="gowa_event_status_age")]

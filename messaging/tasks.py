@@ -1,0 +1,95 @@
+"""Thin tasks: take ids, reload rows, let the status guards decide (STYLE §4)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from devices.gowa import GowaError
+
+from . import pacing, services
+from .models import GowaEvent, IdempotencyKey, Message
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
+def send_message(self, message_id: str) -> None:  # type: ignore[no-untyped-def]
+    message = Message.objects.select_related("device").filter(pk=message_id).first()
+    if message is None or message.status != Message.Status.PENDING:
+        return
+    device = message.device
+    now = timezone.now()
+    if device.paused_until and device.paused_until > now:
+        wait = (device.paused_until - now).total_seconds()
+        raise self.retry(countdown=wait)
+    wait = pacing.reserve_send_slot(device.pk, device.effective_send_interval_ms)
+    if wait > 0:
+        raise self.retry(countdown=wait)
+    claimed = services.message_claim(message_id=uuid.UUID(message_id))
+    if claimed is None:
+        return
+    try:
+        services.message_deliver(message=claimed)
+    except GowaError as exc:
+        logger.info("Send of message %s failed (attempt %s): %s", message_id, claimed.attempts, exc)
+        delay = services.handle_send_failure(message=claimed, exc=exc)
+        if delay is not None:
+            raise self.retry(countdown=delay)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=5, acks_late=True)
+def process_gowa_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+    event = GowaEvent.objects.filter(pk=event_id, status=GowaEvent.Status.RECEIVED).first()
+    if event is None:
+        return
+    device = services.device_for_gowa_event(event)
+    if device is None:
+        services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="unknown device")
+        return
+    payload = event.payload.get("payload") or {}
+    if event.event == "message.ack":
+        receipt = str(payload.get("receipt_type", ""))
+        if receipt not in ("delivered", "read", "played"):
+            services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error=f"receipt {receipt}")
+            return
+        ids = [str(i) for i in payload.get("ids") or []]
+        try:
+            at = parse_datetime(str(event.payload.get("timestamp") or payload.get("timestamp"))) or timezone.now()
+        except ValueError:
+            at = timezone.now()
+        matched = services.message_apply_receipt(device_id=device.pk, gowa_ids=ids, receipt=receipt, at=at)
+        if matched < len(ids) and Message.objects.filter(device=device, status=Message.Status.SENDING).exists():
+            # GOWA's ack can overtake our own "sent" bookkeeping; look again shortly.
+            raise self.retry(countdown=2)
+        services.gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
+        return
+    # Other event types are stored raw; the events work maps them to the tenant's catalog.
+    services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="not handled yet")
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_messages() -> None:
+    now = timezone.now()
+    pending, sending = services.messages_needing_requeue(now)
+    for message_id in sending:
+        services.message_recover(message_id=message_id, was_sending=True)
+    for message_id in pending:
+        services.message_recover(message_id=message_id, was_sending=False)
+    if pending or sending:
+        logger.warning("Sweeper re-queued %s pending and %s sending messages", len(pending), len(sending))
+    stale_events = GowaEvent.objects.filter(
+        status=GowaEvent.Status.RECEIVED, received_at__lt=now - timedelta(seconds=60)
+    ).values_list("pk", flat=True)[:1000]
+    for event_id in stale_events:
+        process_gowa_event.delay(event_id)
+
+
+@shared_task(ignore_result=True)
+def purge_expired_idempotency_keys() -> None:
+    IdempotencyKey.objects.filter(created_at__lt=timezone.now() - timedelta(hours=24)).delete()

@@ -1,0 +1,127 @@
+"""Writes for tenants, memberships and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from wavora.api.errors import ValidationFailed
+
+from .models import ApiKey, Membership, Tenant
+from .principal import ALL_SCOPES
+
+KEY_PREFIX = "wv_live_"
+VISIBLE_PREFIX_LENGTH = 12
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast unsalted hash is enough and lets us look them up.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "tenant"
+    slug = base
+    while Tenant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+@transaction.atomic
+def tenant_create(*, name: str, owner_email: str, owner_password: str | None, language: str = "id") -> Tenant:
+    """Sign-up: a new user owns a new tenant. An existing user becomes owner of the new tenant."""
+    name = name.strip()
+    owner_email = owner_email.strip().lower()
+    if not name:
+        raise ValidationFailed("name: This field may not be blank.", details={"name": ["Required."]})
+    if "@" not in owner_email:
+        raise ValidationFailed("owner_email: Enter a valid email address.", details={"owner_email": ["Invalid."]})
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=owner_email).first()
+    if user is None:
+        user = User.objects.create_user(username=owner_email, email=owner_email, password=owner_password)
+    tenant = Tenant.objects.create(name=name, slug=_unique_slug(name), language=language)
+    Membership.objects.create(tenant=tenant, user=user, role=Membership.Role.OWNER)
+    return tenant
+
+
+def _validate_scopes(scopes: Iterable[str]) -> list[str]:
+    scopes = list(dict.fromkeys(scopes))
+    unknown = [s for s in scopes if s not in ALL_SCOPES]
+    if unknown:
+        raise ValidationFailed(
+            f"scopes: unknown scope {unknown[0]!r}", details={"scopes": [f"Unknown scope: {s}" for s in unknown]}
+        )
+    return scopes
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    tenant: Tenant | None,
+    name: str,
+    scopes: Iterable[str] | None = None,
+    device_ids: Iterable[uuid.UUID] = (),
+    expires_at: datetime | None = None,
+    allow_sync_send: bool = False,
+    is_platform_admin: bool = False,
+    rate_limit_per_minute: int | None = None,
+    created_by: object | None = None,
+) -> tuple[ApiKey, str]:
+    """Returns the key row and the plaintext, which is never stored and never shown again."""
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name.strip() or "API key",
+        prefix=raw[:VISIBLE_PREFIX_LENGTH],
+        key_hash=hash_api_key(raw),
+        scopes=_validate_scopes(sorted(ALL_SCOPES) if scopes is None else scopes),
+        device_ids=[str(d) for d in device_ids],
+        expires_at=expires_at,
+        allow_sync_send=allow_sync_send,
+        is_platform_admin=is_platform_admin,
+        rate_limit_per_minute=rate_limit_per_minute,
+        created_by=created_by if getattr(created_by, "pk", None) else None,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+@transaction.atomic
+def api_key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
+    """A new secret with the same name, scopes and limits; the old one stops working now."""
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    api_key_revoke(key=locked)
+    return api_key_create(
+        tenant=locked.tenant,
+        name=locked.name,
+        scopes=locked.scopes,
+        device_ids=[uuid.UUID(d) for d in locked.device_ids],
+        expires_at=locked.expires_at,
+        allow_sync_send=locked.allow_sync_send,
+        is_platform_admin=locked.is_platform_admin,
+        rate_limit_per_minute=locked.rate_limit_per_minute,
+    )
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use, at most once a minute per key so that hot keys do not write on every request."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

@@ -1,0 +1,279 @@
+"""Wavora settings: one file, driven by the environment.
+
+Modes (``WAVORA_ENV``):
+- ``dev`` (default): embedded — SQLite in ``var/``, the embedded Redis that ``make run`` starts on
+  ``EMBEDDED_REDIS_PORT``, filesystem storage, the built-in GOWA simulator. Any ``manage.py``
+  command run beside ``make run`` with no extra environment sees the same database and Redis.
+- ``production``: everything from the environment; missing secrets fail fast.
+- ``test``: like production but with safe defaults for the local PostgreSQL/Redis (``make test``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+WAVORA_ENV = env.str("WAVORA_ENV", default="dev")
+if WAVORA_ENV not in {"dev", "production", "test"}:
+    raise environ.ImproperlyConfigured(f"WAVORA_ENV must be dev, production or test, not {WAVORA_ENV!r}")
+IS_PRODUCTION = WAVORA_ENV == "production"
+IS_DEV = WAVORA_ENV == "dev"
+if IS_DEV:
+    VAR_DIR.mkdir(exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=IS_DEV)
+if IS_PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-change-me-0123456789abcdef")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+WAVORA_VERSION = "0.1.0"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "tenants",
+    "billing",
+    "devices",
+    "messaging",
+    "campaigns",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "wavora.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wavora.urls"
+WSGI_APPLICATION = "wavora.wsgi.application"
+ASGI_APPLICATION = "wavora.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+if IS_PRODUCTION:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+elif WAVORA_ENV == "test":
+    DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/wavora")}
+else:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'wavora.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one file: WAL plus an immediate write lock and a generous
+    # timeout keep concurrent writers from failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, Celery, Channels ---------------------------------------------------------
+EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=6390)
+if IS_PRODUCTION:
+    REDIS_URL = env.str("REDIS_URL")
+elif WAVORA_ENV == "test":
+    REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+else:
+    REDIS_URL = env.str("REDIS_URL", default=f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="wv"),
+    }
+}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="wv-asgi")},
+    }
+}
+
+# --- Auth, i18n, static, storage ------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/backoffice/login/"
+
+LANGUAGE_CODE = "id"
+LANGUAGES = [("id", "Bahasa Indonesia"), ("en", "English")]
+TIME_ZONE = "Asia/Jakarta"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem")
+if STORAGE_BACKEND == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif STORAGE_BACKEND == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise environ.ImproperlyConfigured("STORAGE_BACKEND must be filesystem or s3")
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.authentication.ApiKeyAuthentication",
+        "tenants.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.IsTenantMember"],
+    "DEFAULT_RENDERER_CLASSES": ["wavora.api.renderers.EnvelopeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "wavora.api.pagination.EnvelopePagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "wavora.api.exceptions.envelope_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Wavora API",
+    "DESCRIPTION": "Multi-tenant WhatsApp gateway. Every response uses the Wavora envelope.",
+    "VERSION": WAVORA_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer"},
+            "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+    },
+    "SECURITY": [{"bearerAuth": []}, {"apiKeyHeader": []}],
+}
+
+# --- Wavora ---------------------------------------------------------------------------------
+DEFAULT_COUNTRY_CODE = env.str("DEFAULT_COUNTRY_CODE", default="62")
+if not DEFAULT_COUNTRY_CODE.isdigit():
+    raise environ.ImproperlyConfigured("DEFAULT_COUNTRY_CODE must be digits, e.g. 62")
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+TENANT_DEFAULT_MAX_DEVICES = env.int("TENANT_DEFAULT_MAX_DEVICES", default=5)
+
+# Where GOWA nodes reach Wavora's callback (``/webhooks/gowa/<node>/``).
+GOWA_CALLBACK_BASE_URL = env.str("GOWA_CALLBACK_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+GOWA_TIMEOUT_SECONDS = env.float("GOWA_TIMEOUT_SECONDS", default=60.0)
+GOWA_SIM_PORT = env.int("GOWA_SIM_PORT", default=3000)
+
+DEVICE_POLL_INTERVAL_SECONDS = env.float("DEVICE_POLL_INTERVAL_SECONDS", default=15.0)
+PAIRING_POLL_INTERVAL_SECONDS = env.float("PAIRING_POLL_INTERVAL_SECONDS", default=2.0)
+PAIRING_TIMEOUT_SECONDS = env.int("PAIRING_TIMEOUT_SECONDS", default=180)
+
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
+SEND_DEFAULT_INTERVAL_MS = env.int("SEND_DEFAULT_INTERVAL_MS", default=1000)
+REACHOUT_TIMELOCK_PAUSE_SECONDS = env.int("REACHOUT_TIMELOCK_PAUSE_SECONDS", default=600)
+SWEEPER_INTERVAL_SECONDS = env.float("SWEEPER_INTERVAL_SECONDS", default=60.0)
+SWEEPER_STUCK_PENDING_SECONDS = env.int("SWEEPER_STUCK_PENDING_SECONDS", default=120)
+SWEEPER_STUCK_SENDING_SECONDS = env.int("SWEEPER_STUCK_SENDING_SECONDS", default=300)
+IDEMPOTENCY_TTL_HOURS = 24
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "wavora.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+    },
+}

@@ -26,8 +26,22 @@ class DeviceOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Device
-        fields = ["id", "name", "status", "phone", "jid", "display_name", "node", "settings", "stats",
-                  "connected_at", "last_seen_at", "status_changed_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "phone",
+            "jid",
+            "display_name",
+            "node",
+            "settings",
+            "stats",
+            "connected_at",
+            "last_seen_at",
+            "status_changed_at",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_node(self, device: Device) -> dict[str, Any]:
         return {"id": device.node_id, "name": device.node.name}
@@ -66,7 +80,9 @@ class DeviceSettingsInput(serializers.Serializer):
     auto_read_enabled = serializers.BooleanField(required=False)
     typing_enabled = serializers.BooleanField(required=False)
     auto_reply_enabled = serializers.BooleanField(required=False)
-    send_interval_ms = serializers.IntegerField(required=False, min_value=0, max_value=600_000, allow_null=True)
+    send_interval_ms = serializers.IntegerField(
+        required=False, min_value=0, max_value=600_000, allow_null=True
+    )
 
 
 class DeviceCreateInput(DeviceSettingsInput):
@@ -108,8 +124,10 @@ class DeviceListCreateApi(GenericApiView):
         data = DeviceCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         device = services.device_create(tenant=principal.tenant, **data.validated_data)
-        return Response(success(DeviceDetailOutput(device).data, "Device created. Link it with login-qr."),
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            success(DeviceDetailOutput(device).data, "Device created. Link it with login-qr."),
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class DeviceDetailApi(ApiView):
@@ -140,10 +158,12 @@ class DeviceLoginQrApi(ApiView):
     @extend_schema(request=None)
     def post(self, request: Request, device_id: Any) -> Response:
         qr = services.device_login_qr(device=_device(request, device_id))
-        return Response(success(
-            {"qr_image": qr.data_url, "expires_in": qr.duration_seconds},
-            "Scan the QR code in WhatsApp → Linked devices. New codes follow on the WebSocket.",
-        ))
+        return Response(
+            success(
+                {"qr_image": qr.data_url, "expires_in": qr.duration_seconds},
+                "Scan the QR code in WhatsApp → Linked devices. New codes follow on the WebSocket.",
+            )
+        )
 
 
 class DeviceLoginCodeApi(ApiView):
@@ -159,13 +179,17 @@ class DeviceLoginCodeApi(ApiView):
         data.is_valid(raise_exception=True)
         phone = normalize_recipient(data.validated_data["phone"], field="phone")
         if not phone.isdigit():
-            raise InvalidPhone("phone: give the phone number of the WhatsApp account, not a JID.",
-                               details={"phone": ["Phone number expected."]})
+            raise InvalidPhone(
+                "phone: give the phone number of the WhatsApp account, not a JID.",
+                details={"phone": ["Phone number expected."]},
+            )
         code = services.device_login_code(device=device, phone=phone)
-        return Response(success(
-            {"pairing_code": code, "phone": phone},
-            "Enter the code in WhatsApp → Linked devices → Link with phone number.",
-        ))
+        return Response(
+            success(
+                {"pairing_code": code, "phone": phone},
+                "Enter the code in WhatsApp → Linked devices → Link with phone number.",
+            )
+        )
 
 
 class DeviceReconnectApi(ApiView):

@@ -34,7 +34,9 @@ class GowaError(Exception):
 
     transient = False
 
-    def __init__(self, code: str, message: str, *, http_status: int | None = None, results: Any = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, http_status: int | None = None, results: Any = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -89,7 +91,7 @@ def _session() -> requests.Session:
 
 
 def _record_for_contract_test(prepared: requests.PreparedRequest) -> None:
-    """When GOWA_CONTRACT_LOG is set (tests), append each request so it can be checked against openapi.yaml."""
+    """With GOWA_CONTRACT_LOG set (tests), log each request to check it against GOWA's openapi.yaml."""
     path = os.environ.get("GOWA_CONTRACT_LOG")
     if not path:
         return
@@ -131,8 +133,14 @@ class GowaClient:
         if device_id is not None:
             headers["X-Device-Id"] = quote(device_id, safe="")
         request = requests.Request(
-            method, self.base_url + path, headers=headers, json=json_body, params=params, data=data,
-            files=files, auth=self.auth,
+            method,
+            self.base_url + path,
+            headers=headers,
+            json=json_body,
+            params=params,
+            data=data,
+            files=files,
+            auth=self.auth,
         )
         prepared = _session().prepare_request(request)
         _record_for_contract_test(prepared)
@@ -141,7 +149,9 @@ class GowaClient:
         except requests.Timeout as exc:
             raise GowaTransientError("TIMEOUT", f"GOWA did not answer in time: {exc}") from exc
         except requests.RequestException as exc:
-            raise GowaTransientError("CONNECTION_ERROR", f"Cannot reach GOWA node {self.node.name}: {exc}") from exc
+            raise GowaTransientError(
+                "CONNECTION_ERROR", f"Cannot reach GOWA node {self.node.name}: {exc}"
+            ) from exc
         return self._parse(response)
 
     def _parse(self, response: requests.Response) -> Any:
@@ -151,15 +161,22 @@ class GowaClient:
             body = None
         if not isinstance(body, dict):
             if response.status_code == 401:
-                raise GowaAuthFailed("GOWA_AUTH_FAILED", "GOWA rejected Wavora's basic-auth credentials",
-                                     http_status=401)
+                raise GowaAuthFailed(
+                    "GOWA_AUTH_FAILED", "GOWA rejected Wavora's basic-auth credentials", http_status=401
+                )
             if response.status_code >= 500 or response.status_code in (408, 429):
-                raise GowaTransientError("UPSTREAM_ERROR", f"GOWA answered HTTP {response.status_code}",
-                                         http_status=response.status_code)
+                raise GowaTransientError(
+                    "UPSTREAM_ERROR",
+                    f"GOWA answered HTTP {response.status_code}",
+                    http_status=response.status_code,
+                )
             if response.ok:
                 return None
-            raise GowaError("UPSTREAM_ERROR", f"GOWA answered HTTP {response.status_code}",
-                            http_status=response.status_code)
+            raise GowaError(
+                "UPSTREAM_ERROR",
+                f"GOWA answered HTTP {response.status_code}",
+                http_status=response.status_code,
+            )
         code = str(body.get("code", ""))
         message = str(body.get("message", ""))
         results = body.get("results")
@@ -194,10 +211,18 @@ class GowaClient:
         return self._request("GET", "/devices") or []
 
     def create_device(self, device_id: str, *, webhook_url: str, webhook_secret: str) -> dict[str, Any]:
-        return self._request(
-            "POST", "/devices",
-            json_body={"device_id": device_id, "webhook_url": webhook_url, "webhook_secret": webhook_secret},
-        ) or {}
+        return (
+            self._request(
+                "POST",
+                "/devices",
+                json_body={
+                    "device_id": device_id,
+                    "webhook_url": webhook_url,
+                    "webhook_secret": webhook_secret,
+                },
+            )
+            or {}
+        )
 
     def get_device(self, device_id: str) -> dict[str, Any]:
         return self._request("GET", f"/devices/{quote(device_id, safe='')}") or {}
@@ -215,9 +240,10 @@ class GowaClient:
         return QrLogin(png=self._fetch_static(qr_link), duration_seconds=duration)
 
     def login_code(self, device_id: str, phone: str) -> str:
-        results = self._request(
-            "POST", f"/devices/{quote(device_id, safe='')}/login/code", params={"phone": phone}
-        ) or {}
+        results = (
+            self._request("POST", f"/devices/{quote(device_id, safe='')}/login/code", params={"phone": phone})
+            or {}
+        )
         return str(results.get("pair_code", ""))
 
     def logout(self, device_id: str) -> None:
@@ -233,26 +259,35 @@ class GowaClient:
             raise GowaError("QR_CHANNEL_ERROR", f"GOWA returned an unexpected QR link: {link!r}")
         base_path = urlsplit(self.base_url).path.rstrip("/")
         if base_path and path.startswith(base_path + "/"):
-            path = path[len(base_path):]
+            path = path[len(base_path) :]
         try:
             response = _session().get(self.base_url + path, timeout=self.timeout)
         except requests.RequestException as exc:
             raise GowaTransientError("CONNECTION_ERROR", f"Cannot fetch {path} from GOWA: {exc}") from exc
         if response.status_code != 200:
-            raise GowaTransientError("QR_CHANNEL_ERROR", f"GOWA static {path} answered {response.status_code}",
-                                     http_status=response.status_code)
+            raise GowaTransientError(
+                "QR_CHANNEL_ERROR",
+                f"GOWA static {path} answered {response.status_code}",
+                http_status=response.status_code,
+            )
         return response.content
 
     # --- device-scoped (X-Device-Id) -------------------------------------------------------
-    def send_text(self, device_id: str, *, phone: str, message: str, reply_message_id: str | None = None) -> SendResult:
+    def send_text(
+        self, device_id: str, *, phone: str, message: str, reply_message_id: str | None = None
+    ) -> SendResult:
         body: dict[str, Any] = {"phone": phone, "message": message}
         if reply_message_id:
             body["reply_message_id"] = reply_message_id
         results = self._request("POST", "/send/message", device_id=device_id, json_body=body) or {}
-        return SendResult(message_id=str(results.get("message_id", "")), status=str(results.get("status", "")))
+        return SendResult(
+            message_id=str(results.get("message_id", "")), status=str(results.get("status", ""))
+        )
 
     def chat_presence(self, device_id: str, *, phone: str, action: str) -> None:
-        self._request("POST", "/send/chat-presence", device_id=device_id, json_body={"phone": phone, "action": action})
+        self._request(
+            "POST", "/send/chat-presence", device_id=device_id, json_body={"phone": phone, "action": action}
+        )
 
 
 # --- GOWA → Wavora webhooks (pure) -------------------------------------------------------------
@@ -261,7 +296,7 @@ def webhook_signature_valid(secret: str, raw_body: bytes, header: str) -> bool:
     if not secret or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
+    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
 
 
 def webhook_dedupe_key(body: dict[str, Any]) -> str:

@@ -52,7 +52,9 @@ class Device(models.Model):
     auto_read_enabled = models.BooleanField(default=False)
     typing_enabled = models.BooleanField(default=False)
     auto_reply_enabled = models.BooleanField(default=False)
-    send_interval_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = platform default")
+    send_interval_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty = platform default"
+    )
 
     pairing_method = models.CharField(max_length=4, blank=True, default="")
     pairing_started_at = models.DateTimeField(null=True, blank=True)

@@ -24,7 +24,13 @@ from .selectors import node_with_most_room
 logger = logging.getLogger(__name__)
 
 SETTINGS_FIELDS = ("auto_read_enabled", "typing_enabled", "auto_reply_enabled", "send_interval_ms")
-COUNTER_FIELDS = ("messages_sent", "messages_delivered", "messages_read", "messages_failed", "messages_received")
+COUNTER_FIELDS = (
+    "messages_sent",
+    "messages_delivered",
+    "messages_read",
+    "messages_failed",
+    "messages_received",
+)
 
 
 def gowa_node_create(
@@ -47,8 +53,9 @@ def gowa_node_create(
 
 def _upstream(exc: GowaError, action: str) -> WavoraError:
     logger.warning("GOWA %s failed: %s", action, exc)
-    return UpstreamError(f"WhatsApp gateway could not {action}: {exc.message or exc.code}",
-                         details={"gowa_code": exc.code})
+    return UpstreamError(
+        f"WhatsApp gateway could not {action}: {exc.message or exc.code}", details={"gowa_code": exc.code}
+    )
 
 
 @transaction.atomic
@@ -67,13 +74,17 @@ def device_create(*, tenant: Tenant, name: str, **device_settings: Any) -> Devic
     if node is None:
         raise UpstreamError("No WhatsApp gateway node has room for a new device. Please try again later.")
     device = Device.objects.create(
-        tenant=locked, node=node, name=name, status_changed_at=timezone.now(),
+        tenant=locked,
+        node=node,
+        name=name,
+        status_changed_at=timezone.now(),
         **{k: v for k, v in device_settings.items() if k in SETTINGS_FIELDS},
     )
     subscription_start_free(tenant=locked, device_id=device.pk)
     try:
-        GowaClient(node).create_device(device.gowa_id, webhook_url=node.callback_url,
-                                       webhook_secret=node.webhook_secret)
+        GowaClient(node).create_device(
+            device.gowa_id, webhook_url=node.callback_url, webhook_secret=node.webhook_secret
+        )
     except GowaError as exc:
         raise _upstream(exc, "create the device")
     return device
@@ -91,8 +102,9 @@ def device_update(*, device: Device, **fields: Any) -> Device:
 def _ensure_slot(client: GowaClient, device: Device) -> None:
     """Re-create the GOWA slot if the node lost it (purged, or a node replaced)."""
     try:
-        client.create_device(device.gowa_id, webhook_url=device.node.callback_url,
-                             webhook_secret=device.node.webhook_secret)
+        client.create_device(
+            device.gowa_id, webhook_url=device.node.callback_url, webhook_secret=device.node.webhook_secret
+        )
     except GowaError as exc:
         if "already exists" not in exc.message:
             raise
@@ -108,7 +120,9 @@ def _set_status(device: Device, status: str, **extra: Any) -> None:
 
 def _publish(device: Device, event: str, data: Any) -> None:
     tenant_id, device_id = device.tenant_id, device.pk
-    transaction.on_commit(lambda: realtime.publish(tenant_id=tenant_id, device_id=device_id, event=event, data=data))
+    transaction.on_commit(
+        lambda: realtime.publish(tenant_id=tenant_id, device_id=device_id, event=event, data=data)
+    )
 
 
 def _start_watch(device: Device) -> None:
@@ -119,8 +133,11 @@ def _start_watch(device: Device) -> None:
 
 
 def _already_connected() -> WavoraError:
-    return WavoraError("This device is already connected. Log it out first to link another phone.",
-                       code="ALREADY_LOGGED_IN", status=409)
+    return WavoraError(
+        "This device is already connected. Log it out first to link another phone.",
+        code="ALREADY_LOGGED_IN",
+        status=409,
+    )
 
 
 def device_login_qr(*, device: Device) -> QrLogin:
@@ -140,8 +157,13 @@ def device_login_qr(*, device: Device) -> QrLogin:
         raise _upstream(exc, "start the QR login")
     now = timezone.now()
     with transaction.atomic():
-        _set_status(device, Device.Status.PAIRING, pairing_method="qr", pairing_started_at=now,
-                    qr_expires_at=now + timedelta(seconds=qr.duration_seconds))
+        _set_status(
+            device,
+            Device.Status.PAIRING,
+            pairing_method="qr",
+            pairing_started_at=now,
+            qr_expires_at=now + timedelta(seconds=qr.duration_seconds),
+        )
         _publish(device, "qrcode", qr.data_url)
         _start_watch(device)
     return qr
@@ -164,7 +186,9 @@ def device_login_code(*, device: Device, phone: str) -> str:
         raise _upstream(exc, "create a pairing code")
     now = timezone.now()
     with transaction.atomic():
-        _set_status(device, Device.Status.PAIRING, pairing_method="code", pairing_started_at=now, qr_expires_at=None)
+        _set_status(
+            device, Device.Status.PAIRING, pairing_method="code", pairing_started_at=now, qr_expires_at=None
+        )
         _publish(device, "pairing-code", {"pairing_code": code, "phone": phone})
         _start_watch(device)
     return code
@@ -182,9 +206,14 @@ def device_refresh_qr(*, device: Device) -> None:
 
 def device_pairing_timed_out(*, device: Device) -> None:
     with transaction.atomic():
-        _set_status(device, Device.Status.LOGGED_OUT if device.jid else Device.Status.CREATED,
-                    qr_expires_at=None)
-        _publish(device, "connection-error", {"reason": "timeout", "message": "The QR code or pairing code expired."})
+        _set_status(
+            device, Device.Status.LOGGED_OUT if device.jid else Device.Status.CREATED, qr_expires_at=None
+        )
+        _publish(
+            device,
+            "connection-error",
+            {"reason": "timeout", "message": "The QR code or pairing code expired."},
+        )
 
 
 def device_logout(*, device: Device) -> Device:
@@ -248,6 +277,7 @@ def device_apply_gowa_state(
     device = Device.objects.select_for_update().get(pk=device_id)
     now = timezone.now()
     previous = device.status
+    new: str
     if is_logged_in and is_connected:
         new = Device.Status.CONNECTED
     elif is_logged_in:
@@ -267,8 +297,11 @@ def device_apply_gowa_state(
             extra.update(connected_at=now, qr_expires_at=None)
         _set_status(device, new, **extra)
         if new == Device.Status.CONNECTED:
-            _publish(device, "connection-success", {"phone": device.phone, "jid": device.jid,
-                                                     "display_name": device.display_name})
+            _publish(
+                device,
+                "connection-success",
+                {"phone": device.phone, "jid": device.jid, "display_name": device.display_name},
+            )
         elif previous == Device.Status.CONNECTED or new == Device.Status.LOGGED_OUT:
             _publish(device, "connection-error", {"reason": new, "message": f"Device is {new}."})
     else:

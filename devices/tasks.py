@@ -36,8 +36,11 @@ def watch_pairing(device_id: str, token: str) -> None:
         if status.get("is_logged_in"):
             info = client.get_device(device.gowa_id)
             device_apply_gowa_state(
-                device_id=device.pk, is_logged_in=True, is_connected=bool(status.get("is_connected")),
-                jid=str(info.get("jid") or ""), display_name=str(info.get("display_name") or ""),
+                device_id=device.pk,
+                is_logged_in=True,
+                is_connected=bool(status.get("is_connected")),
+                jid=str(info.get("jid") or ""),
+                display_name=str(info.get("display_name") or ""),
             )
             return
         if device.pairing_method == "qr" and device.qr_expires_at and now >= device.qr_expires_at:
@@ -66,11 +69,16 @@ def poll_gowa_node(node_id: int) -> None:
         info = remote.get(device.gowa_id)
         state = str(info.get("state", "")) if info else ""
         jid = str(info.get("jid") or "") if info else ""
-        logged_in = state == "logged_in" or (bool(jid) and state in ("connected", "connecting", "disconnected"))
+        logged_in = state == "logged_in" or (
+            bool(jid) and state in ("connected", "connecting", "disconnected")
+        )
         connected = state == "logged_in" or (logged_in and state == "connected")
         if device.status == Device.Status.PAIRING and not logged_in:
             continue
         device_apply_gowa_state(
-            device_id=device.pk, is_logged_in=logged_in, is_connected=connected, jid=jid,
+            device_id=device.pk,
+            is_logged_in=logged_in,
+            is_connected=connected,
+            jid=jid,
             display_name=str(info.get("display_name") or "") if info else "",
         )

@@ -36,9 +36,29 @@ class MessageOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "job_id", "device_id", "direction", "type", "to", "sender", "status", "error", "text",
-                  "gowa_message_id", "reply_to_message_id", "attempts", "original_payload_json", "payload_json",
-                  "created_at", "sent_at", "delivered_at", "read_at", "failed_at", "updated_at"]
+        fields = [
+            "id",
+            "job_id",
+            "device_id",
+            "direction",
+            "type",
+            "to",
+            "sender",
+            "status",
+            "error",
+            "text",
+            "gowa_message_id",
+            "reply_to_message_id",
+            "attempts",
+            "original_payload_json",
+            "payload_json",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "failed_at",
+            "updated_at",
+        ]
 
     def get_error(self, message: Message) -> dict[str, str] | None:
         if not message.error_code:
@@ -68,15 +88,24 @@ def _sync_error(exc: GowaError) -> WavoraError:
     if exc.code == "INVALID_JID":
         return WavoraError(exc.message, code="INVALID_PHONE", status=400, details={"to": [exc.message]})
     if exc.code in ("AUTHENTICATION_ERROR", "DEVICE_NOT_CONNECTED"):
-        return WavoraError("The device's WhatsApp session is not logged in.", code="DEVICE_NOT_CONNECTED",
-                           status=409)
+        return WavoraError(
+            "The device's WhatsApp session is not logged in.", code="DEVICE_NOT_CONNECTED", status=409
+        )
     if exc.code == "WA_REACHOUT_TIMELOCK":
-        return WavoraError("WhatsApp temporarily blocks new chats from this number; sending is paused.",
-                           code="RATE_LIMITED", status=429, headers={"Retry-After": "600"})
+        return WavoraError(
+            "WhatsApp temporarily blocks new chats from this number; sending is paused.",
+            code="RATE_LIMITED",
+            status=429,
+            headers={"Retry-After": "600"},
+        )
     if exc.code == "VALIDATION_ERROR":
         return WavoraError(exc.message, code="VALIDATION_ERROR", status=400)
-    return WavoraError(f"WhatsApp gateway failed: {exc.message or exc.code}", code="UPSTREAM_ERROR", status=502,
-                       details={"gowa_code": exc.code})
+    return WavoraError(
+        f"WhatsApp gateway failed: {exc.message or exc.code}",
+        code="UPSTREAM_ERROR",
+        status=502,
+        details={"gowa_code": exc.code},
+    )
 
 
 class SendTextApi(ApiView):
@@ -86,7 +115,9 @@ class SendTextApi(ApiView):
         request=SendTextInput,
         parameters=[
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
-            OpenApiParameter("X-Send-Mode", str, OpenApiParameter.HEADER, required=False, enum=["async", "sync"]),
+            OpenApiParameter(
+                "X-Send-Mode", str, OpenApiParameter.HEADER, required=False, enum=["async", "sync"]
+            ),
         ],
         responses={202: MessageOutput},
     )
@@ -95,16 +126,24 @@ class SendTextApi(ApiView):
         tenant = principal.tenant
         assert tenant is not None
         sync = request.headers.get("X-Send-Mode", "async").lower() == "sync"
-        if sync and not (principal.allow_sync_send or (principal.api_key is None and principal.is_platform_admin)):
-            raise Forbidden("Synchronous sending (X-Send-Mode: sync) is only allowed for keys flagged for it.")
+        if sync and not (
+            principal.allow_sync_send or (principal.api_key is None and principal.is_platform_admin)
+        ):
+            raise Forbidden(
+                "Synchronous sending (X-Send-Mode: sync) is only allowed for keys flagged for it."
+            )
         data = SendTextInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         device = device_of_tenant(tenant_id=tenant.pk, device_id=fields["device_id"])
         to = normalize_recipient(fields["to"])
         if not fields["text"].strip():
-            raise WavoraError("text: the message text is empty.", code="INVALID_MESSAGE", status=400,
-                              details={"text": ["May not be blank."]})
+            raise WavoraError(
+                "text: the message text is empty.",
+                code="INVALID_MESSAGE",
+                status=400,
+                details={"text": ["May not be blank."]},
+            )
         reply_to = services.resolve_reply_target(device=device, reference=fields["reply_to_message_id"])
         original = {"device_id": str(device.pk), "to": fields["to"], "text": fields["text"]}
         if fields["reply_to_message_id"]:
@@ -112,12 +151,20 @@ class SendTextApi(ApiView):
 
         def produce() -> tuple[int, dict[str, Any]]:
             message = services.message_accept_text(
-                principal=principal, device=device, to=to, text=fields["text"], reply_to_message_id=reply_to,
-                original_payload=original, enqueue=not sync,
+                principal=principal,
+                device=device,
+                to=to,
+                text=fields["text"],
+                reply_to_message_id=reply_to,
+                original_payload=original,
+                enqueue=not sync,
             )
             return 202, success(
-                MessageOutput(message).data, "Message queued for delivery",
-                job_id=str(message.job_id), message_id=str(message.pk), status="pending",
+                MessageOutput(message).data,
+                "Message queued for delivery",
+                job_id=str(message.job_id),
+                message_id=str(message.pk),
+                status="pending",
             )
 
         body_for_key = {**original, "mode": "sync" if sync else "async"}
@@ -129,8 +176,12 @@ class SendTextApi(ApiView):
             try:
                 status_code, body = self._send_now(body["message_id"])
             except WavoraError as exc:
-                services.idempotent_store(tenant=tenant, key=key, status=exc.status_code,
-                                          body=error(exc.code, exc.message, exc.details))
+                services.idempotent_store(
+                    tenant=tenant,
+                    key=key,
+                    status=exc.status_code,
+                    body=error(exc.code, exc.message, exc.details),
+                )
                 raise
             # A replay of a sync send returns the sync answer, not the intermediate 202.
             services.idempotent_store(tenant=tenant, key=key, status=status_code, body=body)
@@ -149,8 +200,11 @@ class SendTextApi(ApiView):
             raise _sync_error(exc)
         message = Message.objects.get(pk=claimed.pk)
         return 200, success(
-            MessageOutput(message).data, "Message sent",
-            message_id=message.gowa_message_id, id=str(message.pk), status=message.status,
+            MessageOutput(message).data,
+            "Message sent",
+            message_id=message.gowa_message_id,
+            id=str(message.pk),
+            status=message.status,
             sent_at=message.sent_at.isoformat() if message.sent_at else None,
         )
 
@@ -173,13 +227,18 @@ class JobDetailApi(ApiView):
         principal = principal_of(request)
         assert principal.tenant is not None
         job, counts, ids = job_of_tenant(tenant_id=principal.tenant.pk, job_id=job_id)
-        all_statuses = {s: 0 for s in ("pending", "sending", "sent", "delivered", "read", "played", "failed",
-                                       "cancelled")}
-        return Response(success({
-            "job_id": str(job.pk),
-            "kind": job.kind,
-            "created_at": job.created_at,
-            "total": sum(counts.values()),
-            "counts": {**all_statuses, **counts},
-            "message_ids": ids,
-        }))
+        all_statuses = {
+            s: 0 for s in ("pending", "sending", "sent", "delivered", "read", "played", "failed", "cancelled")
+        }
+        return Response(
+            success(
+                {
+                    "job_id": str(job.pk),
+                    "kind": job.kind,
+                    "created_at": job.created_at,
+                    "total": sum(counts.values()),
+                    "counts": {**all_statuses, **counts},
+                    "message_ids": ids,
+                }
+            )
+        )

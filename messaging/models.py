@@ -15,11 +15,16 @@ class SendJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="send_jobs")
     kind = models.CharField(max_length=10, default="single")
-    api_key = models.ForeignKey("tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        "tenants.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "t_message_job"
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.kind})"
 
 
 class Message(models.Model):
@@ -41,7 +46,9 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="messages")
     device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="messages")
-    job = models.ForeignKey(SendJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    job = models.ForeignKey(
+        SendJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)
     type = models.CharField(max_length=20, default="text")
     recipient = models.CharField(max_length=100, help_text="Digits, or a group/LID JID", db_index=True)
@@ -83,7 +90,10 @@ class MessageStatusChange(models.Model):
 
     class Meta:
         db_table = "t_message_status_history"
-        ordering = ["at", "id"]
+        ordering = ["id"]  # the order changes were recorded in; `at` may be GOWA's receipt time
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class IdempotencyKey(models.Model):
@@ -97,6 +107,9 @@ class IdempotencyKey(models.Model):
     class Meta:
         db_table = "t_idempotency_key"
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_idempotency_key")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class GowaEvent(models.Model):
@@ -124,3 +137,6 @@ class GowaEvent(models.Model):
         ordering = ["-received_at"]
         constraints = [models.UniqueConstraint(fields=["node", "dedupe_key"], name="uniq_gowa_event")]
         indexes = [models.Index(fields=["status", "received_at"], name="gowa_event_status_age")]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

@@ -38,7 +38,9 @@ def job_of_tenant(*, tenant_id: uuid.UUID, job_id: Any) -> tuple[SendJob, dict[s
         row["status"]: row["n"]
         for row in Message.objects.filter(job=job).values("status").annotate(n=Count("id")).order_by()
     }
-    ids = [str(pk) for pk in Message.objects.filter(job=job).order_by("created_at").values_list("pk", flat=True)]
+    ids = [
+        str(pk) for pk in Message.objects.filter(job=job).order_by("created_at").values_list("pk", flat=True)
+    ]
     return job, counts, ids
 
 

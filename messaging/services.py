@@ -42,8 +42,12 @@ from .models import STATUS_RANK, TERMINAL, GowaEvent, IdempotencyKey, Message, M
 logger = logging.getLogger(__name__)
 
 _TIME_FIELD = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
-_COUNTER = {"sent": "messages_sent", "delivered": "messages_delivered", "read": "messages_read",
-            "failed": "messages_failed"}
+_COUNTER = {
+    "sent": "messages_sent",
+    "delivered": "messages_delivered",
+    "read": "messages_read",
+    "failed": "messages_failed",
+}
 
 
 # --- idempotency -----------------------------------------------------------------------------
@@ -63,8 +67,12 @@ def idempotent(
         status, response = produce()
         return status, response, False
     if len(key) > 200:
-        raise IdempotencyConflict("Idempotency-Key must be at most 200 characters.", code="VALIDATION_ERROR",
-                                  status=400, details={"Idempotency-Key": ["Too long."]})
+        raise IdempotencyConflict(
+            "Idempotency-Key must be at most 200 characters.",
+            code="VALIDATION_ERROR",
+            status=400,
+            details={"Idempotency-Key": ["Too long."]},
+        )
     fingerprint = request_fingerprint(body)
     cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     with transaction.atomic():
@@ -75,7 +83,9 @@ def idempotent(
         except IntegrityError:
             existing = IdempotencyKey.objects.get(tenant=tenant, key=key)
             if existing.request_hash != fingerprint:
-                raise IdempotencyConflict("This Idempotency-Key was already used with a different request body.")
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was already used with a different request body."
+                )
             if existing.response_status is None:
                 raise IdempotencyConflict("A request with this Idempotency-Key is still being processed.")
             return existing.response_status, existing.response_body or {}, True
@@ -88,7 +98,9 @@ def idempotent(
 
 def idempotent_store(*, tenant: Tenant, key: str | None, status: int, body: dict[str, Any]) -> None:
     if key:
-        IdempotencyKey.objects.filter(tenant=tenant, key=key).update(response_status=status, response_body=body)
+        IdempotencyKey.objects.filter(tenant=tenant, key=key).update(
+            response_status=status, response_body=body
+        )
 
 
 # --- accepting -------------------------------------------------------------------------------
@@ -99,13 +111,16 @@ def _period_start(now: datetime) -> datetime:
 def check_can_send(*, principal: Principal, device: Device, count: int = 1) -> str:
     """Raises the precise refusal; returns the branding footer of the device's plan ('' when none)."""
     if not principal.can_use_device(device.pk):
-        raise Forbidden("This API key is restricted to other devices.", details={"device_id": ["Not allowed."]})
+        raise Forbidden(
+            "This API key is restricted to other devices.", details={"device_id": ["Not allowed."]}
+        )
     plan = active_plan_for_device(device_id=device.pk)
     if plan is None:
         raise SubscriptionInactive("This device's subscription is not active. Renew it to send messages.")
     if device.status != Device.Status.CONNECTED:
         raise DeviceNotConnected(
-            f"Device {device.pk} is {device.status}, not connected. Link it with login-qr or login-code first.",
+            f"Device {device.pk} is {device.status}, not connected. "
+            "Link it with login-qr or login-code first.",
             details={"device_status": device.status},
         )
     if plan.message_quota:
@@ -142,8 +157,10 @@ def resolve_reply_target(*, device: Device, reference: str) -> str:
     except ValueError:
         return reference
     gowa_id = (
-        Message.objects.filter(device=device, pk=ours).exclude(gowa_message_id="")
-        .values_list("gowa_message_id", flat=True).first()
+        Message.objects.filter(device=device, pk=ours)
+        .exclude(gowa_message_id="")
+        .values_list("gowa_message_id", flat=True)
+        .first()
     )
     return gowa_id or reference
 
@@ -168,10 +185,18 @@ def message_accept_text(
         gowa_payload["reply_message_id"] = reply_to_message_id
     job = SendJob.objects.create(tenant=principal.tenant, kind="single", api_key=principal.api_key)
     message = Message.objects.create(
-        tenant=principal.tenant, device=device, job=job, type="text", recipient=to,
-        reply_to_message_id=reply_to_message_id, original_payload_json=original_payload, payload_json=gowa_payload,
+        tenant=principal.tenant,
+        device=device,
+        job=job,
+        type="text",
+        recipient=to,
+        reply_to_message_id=reply_to_message_id,
+        original_payload_json=original_payload,
+        payload_json=gowa_payload,
     )
-    MessageStatusChange.objects.create(message=message, status="pending", at=message.created_at, detail="accepted")
+    MessageStatusChange.objects.create(
+        message=message, status="pending", at=message.created_at, detail="accepted"
+    )
     if enqueue:
         enqueue_send(message.pk)
     return message
@@ -180,7 +205,7 @@ def message_accept_text(
 def enqueue_send(message_id: uuid.UUID, countdown: float | None = None) -> None:
     from .tasks import send_message
 
-    transaction.on_commit(lambda: send_message.apply_async((str(message_id),), countdown=countdown))
+    transaction.on_commit(lambda: send_message.apply_async((str(message_id),), countdown=countdown or 0))
 
 
 # --- delivering ------------------------------------------------------------------------------
@@ -204,7 +229,9 @@ def message_requeue(*, message: Message, delay_seconds: float, reason: str) -> N
     now = timezone.now()
     with transaction.atomic():
         updated = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-            status=Message.Status.PENDING, next_attempt_at=now + timedelta(seconds=delay_seconds), updated_at=now
+            status=Message.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=delay_seconds),
+            updated_at=now,
         )
         if updated:
             _history(message, "pending", now, f"retry in {delay_seconds:.0f}s: {reason}").save()
@@ -229,8 +256,16 @@ def message_mark_failed(*, message: Message, code: str, reason: str) -> None:
         locked.error_message = reason
         locked.failed_at = now
         locked.next_attempt_at = None
-        locked.save(update_fields=["status", "error_code", "error_message", "failed_at", "next_attempt_at",
-                                   "updated_at"])
+        locked.save(
+            update_fields=[
+                "status",
+                "error_code",
+                "error_message",
+                "failed_at",
+                "next_attempt_at",
+                "updated_at",
+            ]
+        )
         _history(locked, "failed", now, f"{code}: {reason}").save()
         device_count_message(device_id=locked.device_id, counter="messages_failed")
 
@@ -242,8 +277,11 @@ def _advance(message: Message, new_status: str, at: datetime, detail: str = "") 
     if STATUS_RANK[new_status] <= STATUS_RANK.get(message.status, -1):
         return False
     fields = ["status", "updated_at"]
-    crossed = [s for s, rank in STATUS_RANK.items()
-               if STATUS_RANK.get(message.status, -1) < rank <= STATUS_RANK[new_status] and s in _TIME_FIELD]
+    crossed = [
+        s
+        for s, rank in STATUS_RANK.items()
+        if STATUS_RANK.get(message.status, -1) < rank <= STATUS_RANK[new_status] and s in _TIME_FIELD
+    ]
     for stage in crossed:
         field = _TIME_FIELD[stage]
         if getattr(message, field) is None:
@@ -273,7 +311,9 @@ def message_deliver(*, message: Message) -> None:
         except GowaTransientError:
             logger.info("Typing indicator failed for message %s; sending anyway", message.pk)
     result = client.send_text(
-        device.gowa_id, phone=payload["phone"], message=payload["message"],
+        device.gowa_id,
+        phone=payload["phone"],
+        message=payload["message"],
         reply_message_id=payload.get("reply_message_id"),
     )
     message_mark_sent(message=message, gowa_message_id=result.message_id)
@@ -293,8 +333,11 @@ def handle_send_failure(*, message: Message, exc: GowaError) -> float | None:
             message_requeue(message=message, delay_seconds=pause, reason=exc.code)
             return float(pause)
     elif isinstance(exc, GowaDeviceNotLoggedIn):
-        message_mark_failed(message=message, code="DEVICE_NOT_CONNECTED",
-                            reason=f"WhatsApp session is not logged in ({exc.message})")
+        message_mark_failed(
+            message=message,
+            code="DEVICE_NOT_CONNECTED",
+            reason=f"WhatsApp session is not logged in ({exc.message})",
+        )
         return None
     elif exc.transient and message.attempts < settings.SEND_MAX_ATTEMPTS:
         delay = retry_delay(message.attempts)
@@ -328,7 +371,8 @@ def gowa_event_store(*, node: GowaNode, payload: dict[str, Any], dedupe_key: str
 
     with transaction.atomic():
         event, created = GowaEvent.objects.get_or_create(
-            node=node, dedupe_key=dedupe_key[:255],
+            node=node,
+            dedupe_key=dedupe_key[:255],
             defaults={
                 "event": str(payload.get("event", ""))[:50],
                 "session_id": str(payload.get("session_id") or "")[:100],
@@ -353,8 +397,10 @@ def device_for_gowa_event(event: GowaEvent) -> Device | None:
         except ValueError:
             return None
     if event.device_jid:
-        return devices.filter(jid=event.device_jid.split(":")[0].split("@")[0] + "@s.whatsapp.net").first() or \
-            devices.filter(jid=event.device_jid).first()
+        return (
+            devices.filter(jid=event.device_jid.split(":")[0].split("@")[0] + "@s.whatsapp.net").first()
+            or devices.filter(jid=event.device_jid).first()
+        )
     return None
 
 
@@ -365,12 +411,16 @@ def messages_needing_requeue(now: datetime) -> tuple[list[uuid.UUID], list[uuid.
     sending_cutoff = now - timedelta(seconds=settings.SWEEPER_STUCK_SENDING_SECONDS)
     pending = list(
         Message.objects.filter(status=Message.Status.PENDING, direction=Message.Direction.OUT)
-        .filter(Q(next_attempt_at__lt=pending_cutoff) | Q(next_attempt_at__isnull=True, updated_at__lt=pending_cutoff))
+        .filter(
+            Q(next_attempt_at__lt=pending_cutoff)
+            | Q(next_attempt_at__isnull=True, updated_at__lt=pending_cutoff)
+        )
         .values_list("pk", flat=True)[:1000]
     )
     sending = list(
-        Message.objects.filter(status=Message.Status.SENDING, updated_at__lt=sending_cutoff)
-        .values_list("pk", flat=True)[:1000]
+        Message.objects.filter(status=Message.Status.SENDING, updated_at__lt=sending_cutoff).values_list(
+            "pk", flat=True
+        )[:1000]
     )
     return pending, sending
 
@@ -385,8 +435,11 @@ def message_recover(*, message_id: uuid.UUID, was_sending: bool) -> None:
             if message.status != Message.Status.SENDING:
                 return
             if message.attempts >= settings.SEND_MAX_ATTEMPTS:
-                message_mark_failed(message=message, code="WORKER_LOST",
-                                    reason="The send did not finish after several attempts.")
+                message_mark_failed(
+                    message=message,
+                    code="WORKER_LOST",
+                    reason="The send did not finish after several attempts.",
+                )
                 return
             message.status = Message.Status.PENDING
             _history(message, "pending", now, "re-queued: the worker stopped mid-send").save()

@@ -56,15 +56,23 @@ def process_gowa_event(self, event_id: int) -> None:  # type: ignore[no-untyped-
     if event.event == "message.ack":
         receipt = str(payload.get("receipt_type", ""))
         if receipt not in ("delivered", "read", "played"):
-            services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error=f"receipt {receipt}")
+            services.gowa_event_finish(
+                event=event, status=GowaEvent.Status.IGNORED, error=f"receipt {receipt}"
+            )
             return
         ids = [str(i) for i in payload.get("ids") or []]
         try:
-            at = parse_datetime(str(event.payload.get("timestamp") or payload.get("timestamp"))) or timezone.now()
+            at = (
+                parse_datetime(str(event.payload.get("timestamp") or payload.get("timestamp")))
+                or timezone.now()
+            )
         except ValueError:
             at = timezone.now()
         matched = services.message_apply_receipt(device_id=device.pk, gowa_ids=ids, receipt=receipt, at=at)
-        if matched < len(ids) and Message.objects.filter(device=device, status=Message.Status.SENDING).exists():
+        if (
+            matched < len(ids)
+            and Message.objects.filter(device=device, status=Message.Status.SENDING).exists()
+        ):
             # GOWA's ack can overtake our own "sent" bookkeeping; look again shortly.
             raise self.retry(countdown=2)
         services.gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)

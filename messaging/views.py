@@ -31,9 +31,19 @@ def gowa_callback(request: HttpRequest, node_id: int) -> JsonResponse:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return JsonResponse(error("VALIDATION_ERROR", "Body is not JSON.", {"body": ["Invalid JSON."]}), status=400)
+        return JsonResponse(
+            error("VALIDATION_ERROR", "Body is not JSON.", {"body": ["Invalid JSON."]}), status=400
+        )
     if not isinstance(body, dict) or not isinstance(body.get("event"), str):
-        return JsonResponse(error("VALIDATION_ERROR", "Body has no event.", {"event": ["Required."]}), status=400)
+        return JsonResponse(
+            error("VALIDATION_ERROR", "Body has no event.", {"event": ["Required."]}), status=400
+        )
     event, created = gowa_event_store(node=node, payload=body, dedupe_key=webhook_dedupe_key(body))
-    return JsonResponse({"success": True, "data": {"id": event.pk, "duplicate": not created},
-                         "message": "stored", "meta": meta()})
+    return JsonResponse(
+        {
+            "success": True,
+            "data": {"id": event.pk, "duplicate": not created},
+            "message": "stored",
+            "meta": meta(),
+        }
+    )

@@ -24,8 +24,20 @@ class ApiKeyOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "device_ids", "allow_sync_send", "rate_limit_per_minute",
-                  "expires_at", "revoked_at", "last_used_at", "created_at", "status"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "device_ids",
+            "allow_sync_send",
+            "rate_limit_per_minute",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "created_at",
+            "status",
+        ]
 
 
 def _key_with_secret(key: ApiKey, raw: str) -> dict[str, Any]:
@@ -44,8 +56,9 @@ class ApiKeyListCreateApi(GenericApiView):
         device_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
         allow_sync_send = serializers.BooleanField(required=False, default=False)
-        rate_limit_per_minute = serializers.IntegerField(required=False, min_value=1, max_value=100000,
-                                                         allow_null=True, default=None)
+        rate_limit_per_minute = serializers.IntegerField(
+            required=False, min_value=1, max_value=100000, allow_null=True, default=None
+        )
 
     def get_queryset(self) -> Any:
         tenant = principal_of(self.request).tenant
@@ -85,13 +98,16 @@ def _check_devices_belong_to(tenant_id: Any, device_ids: list[Any]) -> None:
     # Read-only lookup by label: tenants sits below devices and must not import it.
     device_model = apps.get_model("devices", "Device")
     found = set(
-        device_model.objects.filter(tenant_id=tenant_id, pk__in=device_ids, deleted_at__isnull=True)
-        .values_list("pk", flat=True)
+        device_model.objects.filter(
+            tenant_id=tenant_id, pk__in=device_ids, deleted_at__isnull=True
+        ).values_list("pk", flat=True)
     )
     missing = [str(d) for d in device_ids if d not in found]
     if missing:
-        raise ValidationFailed(f"device_ids: unknown device {missing[0]}",
-                               details={"device_ids": [f"Unknown device: {d}" for d in missing]})
+        raise ValidationFailed(
+            f"device_ids: unknown device {missing[0]}",
+            details={"device_ids": [f"Unknown device: {d}" for d in missing]},
+        )
 
 
 def _key_of_request(request: Request, key_id: Any) -> ApiKey:

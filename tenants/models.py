@@ -70,7 +70,11 @@ class ApiKey(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="api_keys", null=True, blank=True,
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        null=True,
+        blank=True,
         help_text="Empty for platform-admin keys.",
     )
     name = models.CharField(max_length=100)

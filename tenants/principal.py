@@ -10,10 +10,21 @@ if TYPE_CHECKING:
     from .models import ApiKey, Tenant
 
 ALL_SCOPES = frozenset(
-    (
-        "devices:read devices:write messages:send messages:read webhooks:read webhooks:write "
-        "campaigns:read campaigns:write contacts:read autoreply:write billing:read billing:write keys:write"
-    ).split()
+    {
+        "devices:read",
+        "devices:write",
+        "messages:send",
+        "messages:read",
+        "webhooks:read",
+        "webhooks:write",
+        "campaigns:read",
+        "campaigns:write",
+        "contacts:read",
+        "autoreply:write",
+        "billing:read",
+        "billing:write",
+        "keys:write",
+    }
 )
 # Members use the product but do not manage money, keys or the team.
 MEMBER_SCOPES = ALL_SCOPES - {"billing:write", "keys:write"}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from .models import ApiKey, Membership, Tenant
@@ -16,7 +18,7 @@ def api_keys_of_tenant(*, tenant: Tenant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(tenant=tenant)
 
 
-def membership_for_user(user: object) -> Membership | None:
+def membership_for_user(user: Any) -> Membership | None:
     """The tenant a dashboard user acts for: the first one they joined."""
     if not getattr(user, "pk", None):
         return None

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -44,7 +45,9 @@ def tenant_create(*, name: str, owner_email: str, owner_password: str | None, la
     if not name:
         raise ValidationFailed("name: This field may not be blank.", details={"name": ["Required."]})
     if "@" not in owner_email:
-        raise ValidationFailed("owner_email: Enter a valid email address.", details={"owner_email": ["Invalid."]})
+        raise ValidationFailed(
+            "owner_email: Enter a valid email address.", details={"owner_email": ["Invalid."]}
+        )
     User = get_user_model()
     user = User.objects.filter(email__iexact=owner_email).first()
     if user is None:
@@ -59,7 +62,8 @@ def _validate_scopes(scopes: Iterable[str]) -> list[str]:
     unknown = [s for s in scopes if s not in ALL_SCOPES]
     if unknown:
         raise ValidationFailed(
-            f"scopes: unknown scope {unknown[0]!r}", details={"scopes": [f"Unknown scope: {s}" for s in unknown]}
+            f"scopes: unknown scope {unknown[0]!r}",
+            details={"scopes": [f"Unknown scope: {s}" for s in unknown]},
         )
     return scopes
 
@@ -75,7 +79,7 @@ def api_key_create(
     allow_sync_send: bool = False,
     is_platform_admin: bool = False,
     rate_limit_per_minute: int | None = None,
-    created_by: object | None = None,
+    created_by: Any = None,
 ) -> tuple[ApiKey, str]:
     """Returns the key row and the plaintext, which is never stored and never shown again."""
     raw = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -9,15 +9,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from webhooks.consumers import EventsConsumer  # noqa: E402
 
+from .ws import origin_validator  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": origin_validator(
             AuthMiddlewareStack(URLRouter([path("ws/", EventsConsumer.as_asgi())]))
         ),
     }

@@ -28,15 +28,18 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
     sender.add_periodic_task(
-        settings.DEVICE_POLL_INTERVAL_SECONDS, sender.signature("devices.tasks.poll_gowa_nodes"),
+        settings.DEVICE_POLL_INTERVAL_SECONDS,
+        sender.signature("devices.tasks.poll_gowa_nodes"),
         name="poll GOWA nodes for device state",
     )
     sender.add_periodic_task(
-        settings.SWEEPER_INTERVAL_SECONDS, sender.signature("messaging.tasks.sweep_stuck_messages"),
+        settings.SWEEPER_INTERVAL_SECONDS,
+        sender.signature("messaging.tasks.sweep_stuck_messages"),
         name="re-queue messages stuck in pending/sending",
     )
     sender.add_periodic_task(
-        3600.0, sender.signature("messaging.tasks.purge_expired_idempotency_keys"),
+        3600.0,
+        sender.signature("messaging.tasks.purge_expired_idempotency_keys"),
         name="forget idempotency keys older than 24 h",
     )
 

@@ -65,19 +65,29 @@ class HealthDetailedApi(ApiView):
         redis = _timed(_redis)
         workers = _timed(_workers)
         nodes = [
-            {"id": node.pk, "name": node.name, "active": node.is_active, "capacity": node.capacity,
-             "devices": node.devices.filter(deleted_at__isnull=True).count(),
-             "reachable": GowaClient(node).health()}
+            {
+                "id": node.pk,
+                "name": node.name,
+                "active": node.is_active,
+                "capacity": node.capacity,
+                "devices": node.devices.filter(deleted_at__isnull=True).count(),
+                "reachable": GowaClient(node).health(),
+            }
             for node in GowaNode.objects.all()
         ]
         healthy = database["ok"] and redis["ok"] and bool(workers["detail"]) and workers["ok"]
-        return Response(success({
-            "status": "ok" if healthy else "degraded",
-            "uptime_seconds": int(time.time() - STARTED_AT),
-            "database": database,
-            "redis": {**redis, "queue_depths": redis["detail"] if redis["ok"] else None},
-            "celery": {"ok": workers["ok"] and bool(workers["detail"]), "workers": workers["detail"]},
-            "gowa_nodes": nodes,
-            "devices_by_status": device_counts_by_status(),
-            "memory": {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss},
-        }, "ok" if healthy else "degraded"))
+        return Response(
+            success(
+                {
+                    "status": "ok" if healthy else "degraded",
+                    "uptime_seconds": int(time.time() - STARTED_AT),
+                    "database": database,
+                    "redis": {**redis, "queue_depths": redis["detail"] if redis["ok"] else None},
+                    "celery": {"ok": workers["ok"] and bool(workers["detail"]), "workers": workers["detail"]},
+                    "gowa_nodes": nodes,
+                    "devices_by_status": device_counts_by_status(),
+                    "memory": {"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss},
+                },
+                "ok" if healthy else "degraded",
+            )
+        )

@@ -9,9 +9,11 @@ from django.conf import settings
 from wavora.api.errors import InvalidPhone
 
 _SEPARATORS = re.compile(r"[\s\-().]")
-_USER_JID = re.compile(r"^(\d{8,15})(?::\d+)?@s\.whatsapp\.net$")
+# ASCII digits only: str.isdigit() and \d also accept Arabic-Indic, full-width or superscript digits.
+_USER_JID = re.compile(r"^([0-9]{8,15})(?::[0-9]+)?@s\.whatsapp\.net$")
 _GROUP_JID = re.compile(r"^[0-9-]{6,40}@g\.us$")
-_LID_JID = re.compile(r"^\d{6,20}@lid$")
+_LID_JID = re.compile(r"^[0-9]{6,20}@lid$")
+_DIGITS = re.compile(r"^[0-9]{8,15}$")
 
 
 def normalize_recipient(value: object, *, field: str = "to") -> str:
@@ -25,7 +27,9 @@ def normalize_recipient(value: object, *, field: str = "to") -> str:
             return user.group(1)
         if _GROUP_JID.match(raw) or _LID_JID.match(raw):
             return raw
-        raise InvalidPhone(f"{field}: {raw!r} is not a valid WhatsApp JID.", details={field: ["Invalid JID."]})
+        raise InvalidPhone(
+            f"{field}: {raw!r} is not a valid WhatsApp JID.", details={field: ["Invalid JID."]}
+        )
     digits = _SEPARATORS.sub("", raw)
     if digits.startswith("+"):
         digits = digits[1:]
@@ -33,7 +37,7 @@ def normalize_recipient(value: object, *, field: str = "to") -> str:
         digits = digits[2:]
     elif digits.startswith("0"):
         digits = settings.DEFAULT_COUNTRY_CODE + digits[1:]
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+    if not _DIGITS.match(digits):
         raise InvalidPhone(
             f"{field}: {raw!r} is not a valid phone number (8–15 digits with country code).",
             details={field: ["Invalid phone number."]},

@@ -25,8 +25,8 @@ if WAVORA_ENV not in {"dev", "production", "test"}:
     raise environ.ImproperlyConfigured(f"WAVORA_ENV must be dev, production or test, not {WAVORA_ENV!r}")
 IS_PRODUCTION = WAVORA_ENV == "production"
 IS_DEV = WAVORA_ENV == "dev"
-if IS_DEV:
-    VAR_DIR.mkdir(exist_ok=True)
+if not IS_PRODUCTION:
+    (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=IS_DEV)
 if IS_PRODUCTION:
@@ -160,6 +160,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 

@@ -83,8 +83,12 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if content.get("action") == "subscribe":
             device_id = content.get("device_id")
             ok = await self._subscribe(str(device_id) if device_id else None)
-            await self.send_json({"event": "subscribed" if ok else "error",
-                                  "data": {"device_id": self.device_filter} if ok else {"code": "DEVICE_NOT_FOUND"}})
+            await self.send_json(
+                {
+                    "event": "subscribed" if ok else "error",
+                    "data": {"device_id": self.device_filter} if ok else {"code": "DEVICE_NOT_FOUND"},
+                }
+            )
         elif content.get("action") == "ping":
             await self.send_json({"event": "pong"})
 

@@ -17,7 +17,9 @@ def tenant_group(tenant_id: uuid.UUID | str) -> str:
     return f"tenant.{uuid.UUID(str(tenant_id)).hex}"
 
 
-def publish(*, tenant_id: uuid.UUID | str, event: str, data: Any, device_id: uuid.UUID | str | None = None) -> None:
+def publish(
+    *, tenant_id: uuid.UUID | str, event: str, data: Any, device_id: uuid.UUID | str | None = None
+) -> None:
     """Best effort: a WebSocket push must never fail the business operation that caused it."""
     layer = get_channel_layer()
     if layer is None:

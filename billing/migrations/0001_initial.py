@@ -5,53 +5,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('devices', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("devices", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('price', models.PositiveBigIntegerField(default=0, help_text='IDR per period, integer rupiah')),
-                ('period', models.CharField(choices=[('monthly', 'Monthly'), ('yearly', 'Yearly')], default='monthly', max_length=10)),
-                ('message_quota', models.PositiveIntegerField(default=0, help_text='Messages per period; 0 = unlimited')),
-                ('rate_limit_per_minute', models.PositiveIntegerField(default=60)),
-                ('device_limit', models.PositiveIntegerField(default=1)),
-                ('features', models.JSONField(blank=True, default=dict)),
-                ('branding_footer', models.CharField(blank=True, default='', max_length=200)),
-                ('is_public', models.BooleanField(default=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "price",
+                    models.PositiveBigIntegerField(default=0, help_text="IDR per period, integer rupiah"),
+                ),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[("monthly", "Monthly"), ("yearly", "Yearly")],
+                        default="monthly",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "message_quota",
+                    models.PositiveIntegerField(default=0, help_text="Messages per period; 0 = unlimited"),
+                ),
+                ("rate_limit_per_minute", models.PositiveIntegerField(default=60)),
+                ("device_limit", models.PositiveIntegerField(default=1)),
+                ("features", models.JSONField(blank=True, default=dict)),
+                ("branding_footer", models.CharField(blank=True, default="", max_length=200)),
+                ("is_public", models.BooleanField(default=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'm_plan',
-                'ordering': ['price', 'code'],
+                "db_table": "m_plan",
+                "ordering": ["price", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('past_due', 'Past due'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='active', max_length=12)),
-                ('current_period_start', models.DateTimeField()),
-                ('current_period_end', models.DateTimeField(blank=True, help_text='Empty for the free plan', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('device', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='subscription', to='devices.device')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='billing.plan')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("past_due", "Past due"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("current_period_start", models.DateTimeField()),
+                (
+                    "current_period_end",
+                    models.DateTimeField(blank=True, help_text="Empty for the free plan", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "device",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscription",
+                        to="devices.device",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="billing.plan",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscriptions",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'db_table': 't_subscription',
+                "db_table": "t_subscription",
             },
         ),
     ]

@@ -1,27 +1,15 @@
 from django.db import migrations
 
+from billing.plans import FREE_PLAN_CODE, FREE_PLAN_DEFAULTS
+
 
 def create_free_plan(apps, schema_editor):
     Plan = apps.get_model("billing", "Plan")
-    Plan.objects.get_or_create(
-        code="free",
-        defaults={
-            "name": "Free",
-            "price": 0,
-            "period": "monthly",
-            "message_quota": 1000,
-            "rate_limit_per_minute": 30,
-            "device_limit": 1,
-            "features": {"campaigns": False, "auto_reply": True, "webhooks": True},
-            "branding_footer": "\n\n_Sent via Wavora_",
-            "is_public": True,
-            "is_active": True,
-        },
-    )
+    Plan.objects.get_or_create(code=FREE_PLAN_CODE, defaults=FREE_PLAN_DEFAULTS)
 
 
 def remove_free_plan(apps, schema_editor):
-    apps.get_model("billing", "Plan").objects.filter(code="free").delete()
+    apps.get_model("billing", "Plan").objects.filter(code=FREE_PLAN_CODE).delete()
 
 
 class Migration(migrations.Migration):

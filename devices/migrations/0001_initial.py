@@ -6,68 +6,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GowaNode',
+            name="GowaNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('base_url', models.URLField(help_text='e.g. http://gowa-1:3000 (include APP_BASE_PATH if set)')),
-                ('basic_auth_username', models.CharField(blank=True, max_length=100)),
-                ('basic_auth_password', models.CharField(blank=True, max_length=200)),
-                ('webhook_secret', models.CharField(help_text="Signs GOWA's webhooks to Wavora", max_length=200)),
-                ('capacity', models.PositiveIntegerField(default=50, help_text='Maximum devices on this node')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "base_url",
+                    models.URLField(help_text="e.g. http://gowa-1:3000 (include APP_BASE_PATH if set)"),
+                ),
+                ("basic_auth_username", models.CharField(blank=True, max_length=100)),
+                ("basic_auth_password", models.CharField(blank=True, max_length=200)),
+                (
+                    "webhook_secret",
+                    models.CharField(help_text="Signs GOWA's webhooks to Wavora", max_length=200),
+                ),
+                (
+                    "capacity",
+                    models.PositiveIntegerField(default=50, help_text="Maximum devices on this node"),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'm_gowa_node',
-                'ordering': ['name'],
+                "db_table": "m_gowa_node",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('status', models.CharField(choices=[('created', 'Created'), ('pairing', 'Pairing'), ('connected', 'Connected'), ('disconnected', 'Disconnected'), ('logged_out', 'Logged out')], db_index=True, default='created', max_length=15)),
-                ('phone', models.CharField(blank=True, default='', max_length=20)),
-                ('jid', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('display_name', models.CharField(blank=True, default='', max_length=200)),
-                ('auto_read_enabled', models.BooleanField(default=False)),
-                ('typing_enabled', models.BooleanField(default=False)),
-                ('auto_reply_enabled', models.BooleanField(default=False)),
-                ('send_interval_ms', models.PositiveIntegerField(blank=True, help_text='Empty = platform default', null=True)),
-                ('pairing_method', models.CharField(blank=True, default='', max_length=4)),
-                ('pairing_started_at', models.DateTimeField(blank=True, null=True)),
-                ('qr_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('connected_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('paused_until', models.DateTimeField(blank=True, help_text='WhatsApp anti-spam timelock', null=True)),
-                ('messages_sent', models.PositiveIntegerField(default=0)),
-                ('messages_delivered', models.PositiveIntegerField(default=0)),
-                ('messages_read', models.PositiveIntegerField(default=0)),
-                ('messages_failed', models.PositiveIntegerField(default=0)),
-                ('messages_received', models.PositiveIntegerField(default=0)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='devices', to='tenants.tenant')),
-                ('node', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='devices', to='devices.gowanode')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("pairing", "Pairing"),
+                            ("connected", "Connected"),
+                            ("disconnected", "Disconnected"),
+                            ("logged_out", "Logged out"),
+                        ],
+                        db_index=True,
+                        default="created",
+                        max_length=15,
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, default="", max_length=20)),
+                ("jid", models.CharField(blank=True, db_index=True, default="", max_length=100)),
+                ("display_name", models.CharField(blank=True, default="", max_length=200)),
+                ("auto_read_enabled", models.BooleanField(default=False)),
+                ("typing_enabled", models.BooleanField(default=False)),
+                ("auto_reply_enabled", models.BooleanField(default=False)),
+                (
+                    "send_interval_ms",
+                    models.PositiveIntegerField(blank=True, help_text="Empty = platform default", null=True),
+                ),
+                ("pairing_method", models.CharField(blank=True, default="", max_length=4)),
+                ("pairing_started_at", models.DateTimeField(blank=True, null=True)),
+                ("qr_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("connected_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "paused_until",
+                    models.DateTimeField(blank=True, help_text="WhatsApp anti-spam timelock", null=True),
+                ),
+                ("messages_sent", models.PositiveIntegerField(default=0)),
+                ("messages_delivered", models.PositiveIntegerField(default=0)),
+                ("messages_read", models.PositiveIntegerField(default=0)),
+                ("messages_failed", models.PositiveIntegerField(default=0)),
+                ("messages_received", models.PositiveIntegerField(default=0)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="devices",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "node",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="devices",
+                        to="devices.gowanode",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'm_device',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['tenant', 'deleted_at'], name='device_tenant_live')],
+                "db_table": "m_device",
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["tenant", "deleted_at"], name="device_tenant_live")],
             },
         ),
     ]

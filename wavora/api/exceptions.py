@@ -78,8 +78,9 @@ def envelope_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
             body = error(code, f"Malformed request body: {exc.detail}", {"body": [str(exc.detail)]})
         else:
             body = error(code, str(exc.detail))
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, drf.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait))
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         return Response(body, status=exc.status_code, headers=headers)

@@ -19,7 +19,7 @@ class EnvelopePagination(PageNumberPagination):
         body["meta"] = {
             "pagination": {
                 "page": self.page.number,
-                "page_size": self.get_page_size(self.request) or self.page_size,
+                "page_size": self.page.paginator.per_page,
                 "total": self.page.paginator.count,
             }
         }

@@ -10,7 +10,9 @@ from .envelope import meta, success
 class EnvelopeJSONRenderer(JSONRenderer):
     """Every API body leaves as the envelope; views return ``success(...)`` or plain data."""
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
         if data is None:
             return b""
         if not (isinstance(data, dict) and "success" in data):

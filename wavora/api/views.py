@@ -27,7 +27,9 @@ class RateLimitMixin:
         user = request.user
         if not isinstance(user, Principal):
             return
-        limit = (user.api_key.rate_limit_per_minute if user.api_key else None) or settings.API_RATE_LIMIT_PER_MINUTE
+        limit = (
+            user.api_key.rate_limit_per_minute if user.api_key else None
+        ) or settings.API_RATE_LIMIT_PER_MINUTE
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         reset = (window + 1) * WINDOW_SECONDS

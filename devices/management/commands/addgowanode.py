@@ -19,9 +19,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         node = gowa_node_create(
-            name=options["name"], base_url=options["base_url"], basic_auth=options["basic_auth"],
-            webhook_secret=options["webhook_secret"], capacity=options["capacity"],
+            name=options["name"],
+            base_url=options["base_url"],
+            basic_auth=options["basic_auth"],
+            webhook_secret=options["webhook_secret"],
+            capacity=options["capacity"],
         )
         result = {"node_id": node.pk, "name": node.name, "callback_url": node.callback_url}
-        self.stdout.write(json.dumps(result) if options["json"] else
-                          f"GOWA node {node.name} (id {node.pk}); GOWA posts webhooks to {node.callback_url}")
+        self.stdout.write(
+            json.dumps(result)
+            if options["json"]
+            else f"GOWA node {node.name} (id {node.pk}); GOWA posts webhooks to {node.callback_url}"
+        )

@@ -29,17 +29,26 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown scopes: {', '.join(unknown)}")
         try:
             tenant = tenant_create(
-                name=options["name"], owner_email=options["owner_email"], owner_password=options["owner_password"]
+                name=options["name"],
+                owner_email=options["owner_email"],
+                owner_password=options["owner_password"],
             )
         except WavoraError as exc:
             raise CommandError(exc.message)
         if options["max_devices"]:
             tenant.max_devices = options["max_devices"]
             tenant.save(update_fields=["max_devices"])
-        _, raw = api_key_create(tenant=tenant, name="Default key", scopes=scopes,
-                                allow_sync_send=options["allow_sync"])
-        result = {"tenant_id": str(tenant.pk), "owner_email": options["owner_email"].strip().lower(), "api_key": raw}
+        _, raw = api_key_create(
+            tenant=tenant, name="Default key", scopes=scopes, allow_sync_send=options["allow_sync"]
+        )
+        result = {
+            "tenant_id": str(tenant.pk),
+            "owner_email": options["owner_email"].strip().lower(),
+            "api_key": raw,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:
-            self.stdout.write(f"Tenant {tenant.name} ({tenant.pk})\nOwner: {result['owner_email']}\nAPI key: {raw}")
+            self.stdout.write(
+                f"Tenant {tenant.name} ({tenant.pk})\nOwner: {result['owner_email']}\nAPI key: {raw}"
+            )

@@ -1,0 +1,15 @@
+"""The free plan every new device starts on (seed 000: free plans carry a branding footer)."""
+
+FREE_PLAN_CODE = "free"
+FREE_PLAN_DEFAULTS = {
+    "name": "Free",
+    "price": 0,
+    "period": "monthly",
+    "message_quota": 1000,
+    "rate_limit_per_minute": 30,
+    "device_limit": 1,
+    "features": {"campaigns": False, "auto_reply": True, "webhooks": True},
+    "branding_footer": "\n\n_Sent via Wavora_",
+    "is_public": True,
+    "is_active": True,
+}

@@ -172,7 +172,15 @@ def main() -> None:
         )
         stack.start(
             "web",
-            [str(BIN / "uvicorn"), "wavora.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(BIN / "uvicorn"),
+                "wavora.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",  # Wavora logs requests itself, without query strings (?api_key=)
+            ],
             env,
         )
         _wait_for_port(sim_port, "GOWA simulator")

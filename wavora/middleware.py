@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+access_log = logging.getLogger("wavora.access")
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -31,8 +33,17 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         token = _request_id.set(request_id)
         request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            # The path only: query strings may carry ?api_key=, which must never reach a log.
+            access_log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
         finally:
             _request_id.reset(token)
         response["X-Request-ID"] = request_id

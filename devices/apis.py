@@ -169,13 +169,13 @@ class DeviceLoginQrApi(ApiView):
 class DeviceLoginCodeApi(ApiView):
     required_scopes = "devices:write"
 
-    class Input(serializers.Serializer):
+    class LoginCodeInput(serializers.Serializer):  # unique name: it is an OpenAPI component
         phone = serializers.CharField()
 
-    @extend_schema(request=Input)
+    @extend_schema(request=LoginCodeInput)
     def post(self, request: Request, device_id: Any) -> Response:
         device = _device(request, device_id)
-        data = self.Input(data=request.data)
+        data = self.LoginCodeInput(data=request.data)
         data.is_valid(raise_exception=True)
         phone = normalize_recipient(data.validated_data["phone"], field="phone")
         if not phone.isdigit():

@@ -184,7 +184,8 @@ class GowaClient:
             return results
         status = response.status_code
         kwargs: dict[str, Any] = {"http_status": status, "results": results}
-        if status == 401 or code == "AUTHENTICATION_ERROR":
+        if status == 401 or code in ("AUTHENTICATION_ERROR", "INVALID_WA_CLI"):
+            # INVALID_WA_CLI (500): the session was unlinked on the phone; retrying cannot help.
             raise GowaDeviceNotLoggedIn(code or "AUTHENTICATION_ERROR", message, **kwargs)
         if code == "WA_REACHOUT_TIMELOCK":
             raise GowaReachoutTimelock(code, message, **kwargs)

@@ -87,7 +87,8 @@ class SendTextInput(serializers.Serializer):
 def _sync_error(exc: GowaError) -> WavoraError:
     if exc.code == "INVALID_JID":
         return WavoraError(exc.message, code="INVALID_PHONE", status=400, details={"to": [exc.message]})
-    if exc.code in ("AUTHENTICATION_ERROR", "DEVICE_NOT_CONNECTED"):
+    # INVALID_WA_CLI: the slot has no WhatsApp client (logged out, e.g. unlinked from the phone).
+    if exc.code in ("AUTHENTICATION_ERROR", "DEVICE_NOT_CONNECTED", "INVALID_WA_CLI"):
         return WavoraError(
             "The device's WhatsApp session is not logged in.", code="DEVICE_NOT_CONNECTED", status=409
         )

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from billing.selectors import active_plan_for_device
 from devices.gowa import (
@@ -365,10 +366,22 @@ def message_apply_receipt(*, device_id: uuid.UUID, gowa_ids: list[str], receipt:
     return matched
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL's jsonb cannot hold U+0000; an event must not be lost for one stray character."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def gowa_event_store(*, node: GowaNode, payload: dict[str, Any], dedupe_key: str) -> tuple[GowaEvent, bool]:
     """Stores a verified GOWA webhook once; processing is enqueued after commit."""
     from .tasks import process_gowa_event
 
+    payload = _without_nul(payload)
     with transaction.atomic():
         event, created = GowaEvent.objects.get_or_create(
             node=node,
@@ -387,6 +400,44 @@ def gowa_event_store(*, node: GowaNode, payload: dict[str, Any], dedupe_key: str
 
 def gowa_event_finish(*, event: GowaEvent, status: str, error: str = "") -> None:
     GowaEvent.objects.filter(pk=event.pk).update(status=status, error=error, processed_at=timezone.now())
+
+
+def gowa_event_process(*, event: GowaEvent, last_try: bool) -> bool:
+    """Acts on one stored GOWA event. Returns True when it should be tried again shortly."""
+    device = device_for_gowa_event(event)
+    if device is None:
+        gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="unknown device")
+        return False
+    payload = event.payload.get("payload")
+    if not isinstance(payload, dict):
+        gowa_event_finish(
+            event=event, status=GowaEvent.Status.FAILED, error="malformed payload: not an object"
+        )
+        return False
+    if event.event != "message.ack":
+        # Stored raw; the events work maps the other types to the tenant's event catalog.
+        gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="not handled yet")
+        return False
+    receipt = str(payload.get("receipt_type", ""))
+    ids = payload.get("ids")
+    if receipt not in ("delivered", "read", "played") or not isinstance(ids, list):
+        gowa_event_finish(
+            event=event, status=GowaEvent.Status.IGNORED, error=f"receipt {receipt!r} not tracked"
+        )
+        return False
+    when = event.payload.get("timestamp") or payload.get("timestamp")
+    try:
+        at = parse_datetime(str(when)) or timezone.now()
+    except ValueError:
+        at = timezone.now()
+    gowa_ids = [str(i) for i in ids]
+    matched = message_apply_receipt(device_id=device.pk, gowa_ids=gowa_ids, receipt=receipt, at=at)
+    in_flight = Message.objects.filter(device=device, status=Message.Status.SENDING).exists()
+    if matched < len(gowa_ids) and in_flight and not last_try:
+        # GOWA's receipt can overtake our own "sent" bookkeeping; look again shortly.
+        return True
+    gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
+    return False
 
 
 def device_for_gowa_event(event: GowaEvent) -> Device | None:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from devices.gowa import GowaError
 
@@ -43,42 +42,23 @@ def send_message(self, message_id: str) -> None:  # type: ignore[no-untyped-def]
             raise self.retry(countdown=delay)
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=5, acks_late=True)
+RECEIPT_RETRIES = 5
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=RECEIPT_RETRIES, acks_late=True)
 def process_gowa_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
     event = GowaEvent.objects.filter(pk=event_id, status=GowaEvent.Status.RECEIVED).first()
     if event is None:
         return
-    device = services.device_for_gowa_event(event)
-    if device is None:
-        services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="unknown device")
+    try:
+        again = services.gowa_event_process(event=event, last_try=self.request.retries >= RECEIPT_RETRIES)
+    except Exception as exc:
+        # Finish it, or the sweeper would pick the same broken event up every minute forever.
+        logger.exception("Processing GOWA event %s failed", event_id)
+        services.gowa_event_finish(event=event, status=GowaEvent.Status.FAILED, error=repr(exc)[:1000])
         return
-    payload = event.payload.get("payload") or {}
-    if event.event == "message.ack":
-        receipt = str(payload.get("receipt_type", ""))
-        if receipt not in ("delivered", "read", "played"):
-            services.gowa_event_finish(
-                event=event, status=GowaEvent.Status.IGNORED, error=f"receipt {receipt}"
-            )
-            return
-        ids = [str(i) for i in payload.get("ids") or []]
-        try:
-            at = (
-                parse_datetime(str(event.payload.get("timestamp") or payload.get("timestamp")))
-                or timezone.now()
-            )
-        except ValueError:
-            at = timezone.now()
-        matched = services.message_apply_receipt(device_id=device.pk, gowa_ids=ids, receipt=receipt, at=at)
-        if (
-            matched < len(ids)
-            and Message.objects.filter(device=device, status=Message.Status.SENDING).exists()
-        ):
-            # GOWA's ack can overtake our own "sent" bookkeeping; look again shortly.
-            raise self.retry(countdown=2)
-        services.gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
-        return
-    # Other event types are stored raw; the events work maps them to the tenant's catalog.
-    services.gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="not handled yet")
+    if again:
+        raise self.retry(countdown=2)
 
 
 @shared_task(ignore_result=True)

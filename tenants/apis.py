@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.apps import apps
@@ -14,7 +15,7 @@ from wavora.api.views import ApiView, GenericApiView
 
 from .models import ApiKey
 from .permissions import principal_of
-from .principal import ALL_SCOPES
+from .principal import ALL_SCOPES, Principal
 from .selectors import api_keys_of_tenant
 from .services import api_key_create, api_key_revoke, api_key_rotate
 
@@ -48,7 +49,7 @@ class ApiKeyListCreateApi(GenericApiView):
     required_scopes = "keys:write"
     serializer_class = ApiKeyOutput
 
-    class Input(serializers.Serializer):
+    class ApiKeyCreateInput(serializers.Serializer):  # unique name: it is an OpenAPI component
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(
             child=serializers.ChoiceField(choices=sorted(ALL_SCOPES)), required=False, allow_empty=False
@@ -69,27 +70,47 @@ class ApiKeyListCreateApi(GenericApiView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ApiKeyOutput(page, many=True).data)
 
-    @extend_schema(request=Input, responses={201: ApiKeyOutput})
+    @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyOutput})
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
         assert principal.tenant is not None
-        data = self.Input(data=request.data)
+        data = self.ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         _check_devices_belong_to(principal.tenant.pk, fields["device_ids"])
         if principal.api_key is not None:
             # A key can only mint keys within its own powers.
             fields.setdefault("scopes", sorted(principal.scopes))
-            extra = set(fields["scopes"]) - principal.scopes
-            if extra:
-                raise Forbidden(f"This key cannot grant scopes it does not hold: {', '.join(sorted(extra))}.")
-            if fields["allow_sync_send"] and not principal.allow_sync_send:
-                raise Forbidden("Only a key allowed to send synchronously can create one.")
+            if principal.device_ids and not fields["device_ids"]:
+                fields["device_ids"] = sorted(principal.device_ids)
+            _check_within_powers(
+                principal,
+                scopes=fields["scopes"],
+                device_ids=fields["device_ids"],
+                allow_sync_send=fields["allow_sync_send"],
+            )
         key, raw = api_key_create(tenant=principal.tenant, created_by=principal.user, **fields)
         return Response(
             success(_key_with_secret(key, raw), "API key created. Store the key now: it is not shown again."),
             status=status.HTTP_201_CREATED,
         )
+
+
+def _check_within_powers(
+    principal: Principal, *, scopes: Any, device_ids: Any, allow_sync_send: bool
+) -> None:
+    """A key may only create (or rotate into a secret it can read) keys that are no stronger than itself."""
+    if principal.api_key is None:
+        return  # an owner's or admin's dashboard session holds every power of the tenant
+    extra = set(scopes) - principal.scopes
+    if extra:
+        raise Forbidden(f"This key cannot grant scopes it does not hold: {', '.join(sorted(extra))}.")
+    if allow_sync_send and not principal.allow_sync_send:
+        raise Forbidden("Only a key allowed to send synchronously can create one.")
+    if principal.device_ids:
+        wanted = {uuid.UUID(str(d)) for d in device_ids}
+        if not wanted or wanted - principal.device_ids:
+            raise Forbidden("This key is restricted to some devices and cannot grant access to others.")
 
 
 def _check_devices_belong_to(tenant_id: Any, device_ids: list[Any]) -> None:
@@ -133,7 +154,14 @@ class ApiKeyRotateApi(ApiView):
 
     @extend_schema(request=None, responses={201: ApiKeyOutput})
     def post(self, request: Request, key_id: Any) -> Response:
-        key, raw = api_key_rotate(key=_key_of_request(request, key_id))
+        key = _key_of_request(request, key_id)
+        _check_within_powers(
+            principal_of(request),
+            scopes=key.scopes,
+            device_ids=key.device_ids,
+            allow_sync_send=key.allow_sync_send,
+        )
+        key, raw = api_key_rotate(key=key)
         return Response(
             success(_key_with_secret(key, raw), "API key rotated. The old key no longer works."),
             status=status.HTTP_201_CREATED,

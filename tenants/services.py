@@ -116,7 +116,8 @@ def api_key_rotate(*, key: ApiKey) -> tuple[ApiKey, str]:
         name=locked.name,
         scopes=locked.scopes,
         device_ids=[uuid.UUID(d) for d in locked.device_ids],
-        expires_at=locked.expires_at,
+        # An expiry still ahead carries over; rotating an expired key gives a working one.
+        expires_at=locked.expires_at if locked.expires_at and locked.expires_at > timezone.now() else None,
         allow_sync_send=locked.allow_sync_send,
         is_platform_admin=locked.is_platform_admin,
         rate_limit_per_minute=locked.rate_limit_per_minute,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from devices.gowa import GowaClient
 from devices.models import GowaNode
 from devices.selectors import device_counts_by_status
 from tenants.permissions import IsPlatformAdmin
-from wavora.api.envelope import meta, success
+from wavora.api.envelope import error, meta, success
 from wavora.api.views import ApiView
 from wavora.celery import QUEUES
 from wavora.celery import app as celery_app
@@ -25,8 +25,12 @@ from wavora.redis import client as redis_client
 STARTED_AT = time.time()
 
 
-@require_http_methods(["GET", "HEAD"])
+@csrf_exempt
 def health(request: HttpRequest) -> JsonResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(error("METHOD_NOT_ALLOWED", f"Method {request.method} not allowed."), status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
     return JsonResponse({"success": True, "data": {"status": "ok"}, "message": "ok", "meta": meta()})
 
 

@@ -1,12 +1,14 @@
-"""Base API views: per-key rate limiting with X-RateLimit-* headers, on top of DRF."""
+"""Base API views: UTC times and per-key rate limiting with X-RateLimit-* headers, on top of DRF."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone, translation
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,8 +21,19 @@ from .errors import RateLimited
 WINDOW_SECONDS = 60
 
 
+class UtcMixin:
+    # SPEC §3: the API speaks ISO-8601 UTC and English, whatever time zone and language the
+    # dashboard shows (WIB, Bahasa Indonesia).
+    # (Comments, not docstrings, on these mixins: drf-spectacular would publish a docstring as the
+    # description of every endpoint.)
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with timezone.override(UTC), translation.override("en"):
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
 class RateLimitMixin:
-    """Fixed one-minute window per API key (or per dashboard user), counted in Redis."""
+    # Fixed one-minute window per API key (or per dashboard user), counted in Redis.
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -59,9 +72,9 @@ class RateLimitMixin:
         return response
 
 
-class ApiView(RateLimitMixin, APIView):
+class ApiView(UtcMixin, RateLimitMixin, APIView):
     pass
 
 
-class GenericApiView(RateLimitMixin, GenericAPIView):
+class GenericApiView(UtcMixin, RateLimitMixin, GenericAPIView):
     pass

@@ -28,7 +28,9 @@ STARTED_AT = time.time()
 @csrf_exempt
 def health(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "HEAD"):
-        response = JsonResponse(error("METHOD_NOT_ALLOWED", f"Method {request.method} not allowed."), status=405)
+        response = JsonResponse(
+            error("METHOD_NOT_ALLOWED", f"Method {request.method} not allowed."), status=405
+        )
         response["Allow"] = "GET, HEAD"
         return response
     return JsonResponse({"success": True, "data": {"status": "ok"}, "message": "ok", "meta": meta()})

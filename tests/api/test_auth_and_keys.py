@@ -271,8 +271,8 @@ def test_a_weaker_key_cannot_rotate_a_stronger_key_to_obtain_its_powers(alice: A
 
 
 def test_device_ids_of_another_tenant_are_rejected_with_400(alice: Any, charlie: Any) -> None:
-    theirs = DeviceFactory(tenant=charlie.tenant)
-    ours = DeviceFactory(tenant=alice.tenant)
+    theirs = DeviceFactory.create(tenant=charlie.tenant)
+    ours = DeviceFactory.create(tenant=alice.tenant)
     error = assert_error(
         alice.api.post(KEYS, {"name": "x", "device_ids": [str(theirs.pk)]}, format="json"),
         400,
@@ -307,8 +307,8 @@ def test_a_key_restricted_to_a_device_cannot_use_another_device(alice: Any, make
 
 
 def test_a_device_restricted_key_cannot_mint_an_unrestricted_key(alice: Any) -> None:
-    allowed = DeviceFactory(tenant=alice.tenant)
-    other = DeviceFactory(tenant=alice.tenant)
+    allowed = DeviceFactory.create(tenant=alice.tenant)
+    other = DeviceFactory.create(tenant=alice.tenant)
     restricted = alice.client_with(device_ids=[allowed.pk])
     assert_error(
         restricted.post(KEYS, {"name": "wider", "device_ids": [str(other.pk)]}, format="json"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -253,4 +253,4 @@ def test_swagger_ui_is_served_with_local_static_assets(db: None) -> None:
 def test_meta_timestamp_is_parseable_utc(alice: Any) -> None:
     stamp = alice.api.get(KEYS).json()["meta"]["timestamp"]
     parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    assert parsed.utcoffset() is not None and parsed.utcoffset().total_seconds() == 0
+    assert parsed.utcoffset() == timedelta(0)

@@ -48,7 +48,7 @@ def ack(
 
 
 def process(event_id: int) -> GowaEvent:
-    process_gowa_event.apply(args=[event_id])
+    process_gowa_event.apply(args=(event_id,))
     return GowaEvent.objects.get(pk=event_id)
 
 
@@ -62,7 +62,7 @@ def sent_message(alice: Any, make_device: Any) -> Message:
         format="json",
     )
     assert response.status_code == 202, response.content
-    send_message.apply(args=[response.json()["message_id"]])
+    send_message.apply(args=(response.json()["message_id"],))
     message = Message.objects.select_related("device").get(pk=response.json()["message_id"])
     assert message.status == Message.Status.SENT and message.gowa_message_id
     return message
@@ -107,7 +107,7 @@ def test_bad_or_missing_signature_is_401_and_nothing_is_stored(
     client: APIClient, gowa_node: Any, signature: str | None
 ) -> None:
     raw = json.dumps({"event": "message", "payload": {"id": "3A0002"}}).encode()
-    headers = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
+    headers: dict[str, Any] = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
     response = client.post(
         f"/webhooks/gowa/{gowa_node.pk}/", data=raw, content_type="application/json", **headers
     )

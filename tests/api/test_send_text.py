@@ -46,7 +46,7 @@ def send(
 
 def run_worker(message_id: str) -> Any:
     """The Celery task, in-process (eager): what a worker does with the enqueued id."""
-    return send_message.apply(args=[message_id])
+    return send_message.apply(args=(message_id,))
 
 
 # --- accepting ------------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ class DeviceListCreateApi(GenericApiView):
         status_filter = self.request.query_params.get("status")
         return devices.filter(status=status_filter) if status_filter else devices
 
+    @extend_schema(operation_id="api_v1_devices_list", responses={200: DeviceOutput(many=True)})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DeviceOutput(page, many=True).data)
@@ -152,10 +153,20 @@ class DeviceDetailApi(ApiView):
         return Response(success({"id": str(device.pk)}, "Device deleted and its WhatsApp session removed."))
 
 
+class LoginQrOutput(serializers.Serializer):
+    qr_image = serializers.CharField(help_text="data:image/png;base64,…")
+    expires_in = serializers.IntegerField(help_text="Seconds until this QR code expires")
+
+
+class LoginCodeOutput(serializers.Serializer):
+    pairing_code = serializers.CharField()
+    phone = serializers.CharField()
+
+
 class DeviceLoginQrApi(ApiView):
     required_scopes = "devices:write"
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: LoginQrOutput})
     def post(self, request: Request, device_id: Any) -> Response:
         qr = services.device_login_qr(device=_device(request, device_id))
         return Response(
@@ -172,7 +183,7 @@ class DeviceLoginCodeApi(ApiView):
     class LoginCodeInput(serializers.Serializer):  # unique name: it is an OpenAPI component
         phone = serializers.CharField()
 
-    @extend_schema(request=LoginCodeInput)
+    @extend_schema(request=LoginCodeInput, responses={200: LoginCodeOutput})
     def post(self, request: Request, device_id: Any) -> Response:
         device = _device(request, device_id)
         data = self.LoginCodeInput(data=request.data)

@@ -18,7 +18,9 @@ def device_of_tenant(*, tenant_id: uuid.UUID, device_id: object) -> Device:
     try:
         parsed = uuid.UUID(str(device_id))
     except (TypeError, ValueError, AttributeError):
-        raise DeviceNotFound(f"Device {str(device_id)[:64]} not found.", details={"device_id": ["Unknown device."]})
+        raise DeviceNotFound(
+            f"Device {str(device_id)[:64]} not found.", details={"device_id": ["Unknown device."]}
+        )
     device = devices_of_tenant(tenant_id=tenant_id).filter(pk=parsed).first()
     if device is None:
         raise DeviceNotFound(f"Device {parsed} not found.", details={"device_id": ["Unknown device."]})

@@ -221,9 +221,19 @@ class MessageDetailApi(ApiView):
         return Response(success(MessageDetailOutput(message).data))
 
 
+class JobOutput(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    message_ids = serializers.ListField(child=serializers.UUIDField())
+
+
 class JobDetailApi(ApiView):
     required_scopes = "messages:read"
 
+    @extend_schema(responses={200: JobOutput})
     def get(self, request: Request, job_id: Any) -> Response:
         principal = principal_of(request)
         assert principal.tenant is not None

@@ -66,6 +66,7 @@ class ApiKeyListCreateApi(GenericApiView):
         assert tenant is not None
         return api_keys_of_tenant(tenant=tenant)
 
+    @extend_schema(operation_id="api_v1_api_keys_list", responses={200: ApiKeyOutput(many=True)})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ApiKeyOutput(page, many=True).data)

@@ -9,6 +9,8 @@ from typing import Any
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -66,6 +68,7 @@ def _workers() -> list[str]:
 class HealthDetailedApi(ApiView):
     permission_classes = [IsPlatformAdmin]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="Platform admins only.")
     def get(self, request: Request) -> Response:
         database = _timed(_database)
         redis = _timed(_redis)

@@ -226,13 +226,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer"},
-            "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
+    "ENUM_NAME_OVERRIDES": {
+        "DeviceStatusEnum": "devices.models.Device.Status",
+        "MessageStatusEnum": "messaging.models.Message.Status",
     },
-    "SECURITY": [{"bearerAuth": []}, {"apiKeyHeader": []}],
 }
 
 # --- Wavora ---------------------------------------------------------------------------------

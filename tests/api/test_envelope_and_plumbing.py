@@ -254,3 +254,12 @@ def test_meta_timestamp_is_parseable_utc(alice: Any) -> None:
     stamp = alice.api.get(KEYS).json()["meta"]["timestamp"]
     parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     assert parsed.utcoffset() == timedelta(0)
+
+
+def test_the_openapi_schema_generates_without_warnings_and_validates(tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    assert "/api/v1/messages/text" in target.read_text()

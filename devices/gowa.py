@@ -256,6 +256,8 @@ class GowaClient:
     def _fetch_static(self, link: str) -> bytes:
         """GOWA builds links from the Host header it saw; take only the path and fetch it from the node."""
         path = urlsplit(link).path
+        if not path.startswith("/"):
+            path = "/" + path  # GOWA's media webhooks carry "statics/media/…" without the slash
         if "/statics/" not in path:
             raise GowaError("QR_CHANNEL_ERROR", f"GOWA returned an unexpected QR link: {link!r}")
         base_path = urlsplit(self.base_url).path.rstrip("/")
@@ -285,10 +287,82 @@ class GowaClient:
             message_id=str(results.get("message_id", "")), status=str(results.get("status", ""))
         )
 
+    def send(
+        self,
+        device_id: str,
+        path: str,
+        *,
+        fields: dict[str, Any],
+        upload: tuple[str, str, bytes, str] | None = None,
+    ) -> SendResult:
+        """Any ``/send/*`` call. ``upload`` = (part name, file name, bytes, content type) → multipart.
+
+        Multipart form values are strings, as GOWA's form binding expects (``true``/``false`` for bools).
+        """
+        if upload is None:
+            results = self._request("POST", path, device_id=device_id, json_body=fields) or {}
+        else:
+            part, filename, content, content_type = upload
+            form = {k: _form_value(v) for k, v in fields.items() if v is not None}
+            results = (
+                self._request(
+                    "POST",
+                    path,
+                    device_id=device_id,
+                    data=form,
+                    files={part: (filename, content, content_type)},
+                )
+                or {}
+            )
+        return SendResult(
+            message_id=str(results.get("message_id", "")), status=str(results.get("status", ""))
+        )
+
+    def message_action(
+        self, device_id: str, message_id: str, action: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``POST /message/{id}/<action>`` (revoke, reaction, read, …); ``body.phone`` is the chat."""
+        path = f"/message/{quote(message_id, safe='')}/{action}"
+        return self._request("POST", path, device_id=device_id, json_body=body) or {}
+
+    def chats(self, device_id: str, *, limit: int, offset: int, search: str = "") -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if search:
+            params["search"] = search
+        return self._request("GET", "/chats", device_id=device_id, params=params) or {}
+
+    def chat_messages(
+        self, device_id: str, chat_jid: str, *, limit: int, offset: int, search: str = ""
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if search:
+            params["search"] = search
+        path = f"/chat/{quote(chat_jid, safe='')}/messages"
+        return self._request("GET", path, device_id=device_id, params=params) or {}
+
+    def is_on_whatsapp(self, device_id: str, phone: str) -> bool:
+        results = self._request("GET", "/user/check", device_id=device_id, params={"phone": phone}) or {}
+        return bool(results.get("is_on_whatsapp"))
+
+    def my_contacts(self, device_id: str) -> list[dict[str, Any]]:
+        results = self._request("GET", "/user/my/contacts", device_id=device_id) or {}
+        data = results.get("data") if isinstance(results, dict) else results
+        return list(data or [])
+
+    def fetch_static(self, path_or_link: str) -> bytes:
+        """Media GOWA saved under ``/statics/`` (public on the node; fetched server-side)."""
+        return self._fetch_static(path_or_link if "/" in path_or_link else f"/statics/{path_or_link}")
+
     def chat_presence(self, device_id: str, *, phone: str, action: str) -> None:
         self._request(
             "POST", "/send/chat-presence", device_id=device_id, json_body={"phone": phone, "action": action}
         )
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 # --- GOWA → Wavora webhooks (pure) -------------------------------------------------------------

@@ -63,6 +63,7 @@ class Device(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     paused_until = models.DateTimeField(null=True, blank=True, help_text="WhatsApp anti-spam timelock")
+    paused_reason = models.CharField(max_length=200, blank=True, default="")
     # Counters kept by messaging's services, so listing devices with their stats costs no joins.
     messages_sent = models.PositiveIntegerField(default=0)
     messages_delivered = models.PositiveIntegerField(default=0)

@@ -27,6 +27,35 @@ class SendJob(models.Model):
         return f"job {self.pk} ({self.kind})"
 
 
+class Media(models.Model):
+    """A file a tenant uploaded (or a URL we fetched for them), kept in our storage (S3 in production)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+        STICKER = "sticker", "Sticker"
+        FILE = "file", "File"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="media")
+    file = models.FileField(upload_to="media/%Y/%m/", max_length=300)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    content_type = models.CharField(max_length=100, help_text="Detected from the bytes, not the client's header")
+    size = models.PositiveBigIntegerField()
+    filename = models.CharField(max_length=255, blank=True, default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    source_url = models.URLField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "t_media"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename or self.pk} ({self.size} B)"
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         OUT = "out", "Outgoing"
@@ -58,10 +87,16 @@ class Message(models.Model):
     error_message = models.TextField(blank=True, default="")
     gowa_message_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
     reply_to_message_id = models.CharField(max_length=100, blank=True, default="")
+    media = models.ForeignKey(Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    # Set on inbound replies to an interactive menu: {"menu_id", "kind", "selected_id", "title"}.
+    interaction = models.JSONField(null=True, blank=True)
     original_payload_json = models.JSONField(default=dict, blank=True)
     payload_json = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a delayed retry is due")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="An async message still unsent by then (device offline) fails"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -94,6 +129,27 @@ class MessageStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class InteractiveMenu(models.Model):
+    """A numbered text menu we sent for buttons/lists; the chat's next matching reply resolves it."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    chat = models.CharField(max_length=100, help_text="Recipient digits or JID")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="menu")
+    kind = models.CharField(max_length=10)  # button | list
+    options = models.JSONField(help_text='[{"number": 1, "id": "btn_1", "title": "Ya"}, …]')
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    selected_id = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        db_table = "t_interactive_menu"
+        indexes = [models.Index(fields=["device", "chat", "-created_at"], name="menu_chat_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} menu to {self.chat}"
 
 
 class IdempotencyKey(models.Model):

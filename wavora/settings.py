@@ -256,6 +256,23 @@ SWEEPER_INTERVAL_SECONDS = env.float("SWEEPER_INTERVAL_SECONDS", default=60.0)
 SWEEPER_STUCK_PENDING_SECONDS = env.int("SWEEPER_STUCK_PENDING_SECONDS", default=120)
 SWEEPER_STUCK_SENDING_SECONDS = env.int("SWEEPER_STUCK_SENDING_SECONDS", default=300)
 IDEMPOTENCY_TTL_HOURS = 24
+# An async message whose device is offline waits this long for it to come back, then fails.
+MESSAGE_MAX_WAIT_SECONDS = env.int("MESSAGE_MAX_WAIT_SECONDS", default=24 * 3600)
+
+# Media: size limits per kind follow GOWA's (NOTES §8); URL fetches are SSRF-guarded and capped.
+MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", default=20 * 1024 * 1024)
+MEDIA_MAX_FILE_BYTES = env.int("MEDIA_MAX_FILE_BYTES", default=50 * 1024 * 1024)
+MEDIA_MAX_VIDEO_BYTES = env.int("MEDIA_MAX_VIDEO_BYTES", default=100 * 1024 * 1024)
+MEDIA_MAX_AUDIO_BYTES = env.int("MEDIA_MAX_AUDIO_BYTES", default=50 * 1024 * 1024)
+MEDIA_MAX_STICKER_BYTES = env.int("MEDIA_MAX_STICKER_BYTES", default=5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+URL_FETCH_TIMEOUT_SECONDS = env.float("URL_FETCH_TIMEOUT_SECONDS", default=30.0)
+URL_FETCH_MAX_REDIRECTS = env.int("URL_FETCH_MAX_REDIRECTS", default=3)
+# Only for local development: lets tenant URLs point at private/loopback addresses.
+ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+
+PHONE_CHECK_CACHE_TTL_SECONDS = env.int("PHONE_CHECK_CACHE_TTL_SECONDS", default=24 * 3600)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -316,5 +316,8 @@ def device_count_message(*, device_id: uuid.UUID, counter: str) -> None:
     Device.objects.filter(pk=device_id).update(**{counter: F(counter) + 1})
 
 
-def device_pause_sending(*, device_id: uuid.UUID, seconds: int) -> None:
-    Device.objects.filter(pk=device_id).update(paused_until=timezone.now() + timedelta(seconds=seconds))
+def device_pause_sending(*, device_id: uuid.UUID, seconds: int, reason: str) -> None:
+    """Only this device's queue waits; other devices keep sending."""
+    Device.objects.filter(pk=device_id).update(
+        paused_until=timezone.now() + timedelta(seconds=seconds), paused_reason=reason[:200]
+    )

@@ -1,24 +1,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from devices.gowa import GowaError
-from devices.selectors import device_of_tenant
 from tenants.permissions import principal_of
 from wavora.api.envelope import error, success
-from wavora.api.errors import Forbidden, WavoraError
+from wavora.api.errors import Forbidden, ValidationFailed, WavoraError
 from wavora.api.views import ApiView
-from wavora.phones import normalize_recipient
 
-from . import services
+from . import compose, services
 from .models import Message
 from .selectors import job_of_tenant, message_of_tenant
+from .types import TYPES
 
 
 class HistoryOutput(serializers.Serializer):
@@ -77,13 +77,6 @@ class MessageDetailOutput(MessageOutput):
         fields = [*MessageOutput.Meta.fields, "history"]
 
 
-class SendTextInput(serializers.Serializer):
-    device_id = serializers.CharField()
-    to = serializers.CharField()
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=65_536)
-    reply_to_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
-
-
 def _sync_error(exc: GowaError) -> WavoraError:
     if exc.code == "INVALID_JID":
         return WavoraError(exc.message, code="INVALID_PHONE", status=400, details={"to": [exc.message]})
@@ -109,19 +102,33 @@ def _sync_error(exc: GowaError) -> WavoraError:
     )
 
 
-class SendTextApi(ApiView):
-    required_scopes = "messages:send"
+_SEND_HEADERS = [
+    OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+    OpenApiParameter("X-Send-Mode", str, OpenApiParameter.HEADER, required=False, enum=["async", "sync"]),
+]
 
-    @extend_schema(
-        request=SendTextInput,
-        parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
-            OpenApiParameter(
-                "X-Send-Mode", str, OpenApiParameter.HEADER, required=False, enum=["async", "sync"]
-            ),
-        ],
-        responses={202: MessageOutput},
-    )
+
+# "data" and "errors" are Serializer attributes, so these response shapes are declared inline.
+AcceptedOutput = inline_serializer(
+    name="AcceptedOutput",
+    fields={
+        "success": serializers.BooleanField(),
+        "job_id": serializers.UUIDField(),
+        "message_id": serializers.CharField(help_text="Wavora's id (202) or WhatsApp's id (sync 200)"),
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "data": MessageOutput(),
+    },
+)
+
+
+class SendApi(ApiView):
+    """``POST /api/v1/messages/{type}``: 202 and queued (default) or 200 and sent (``X-Send-Mode: sync``)."""
+
+    required_scopes = "messages:send"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    message_type = "text"
+
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
         tenant = principal.tenant
@@ -133,33 +140,16 @@ class SendTextApi(ApiView):
             raise Forbidden(
                 "Synchronous sending (X-Send-Mode: sync) is only allowed for keys flagged for it."
             )
-        data = SendTextInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        device = device_of_tenant(tenant_id=tenant.pk, device_id=fields["device_id"])
-        to = normalize_recipient(fields["to"])
-        if not fields["text"].strip():
-            raise WavoraError(
-                "text: the message text is empty.",
-                code="INVALID_MESSAGE",
-                status=400,
-                details={"text": ["May not be blank."]},
-            )
-        reply_to = services.resolve_reply_target(device=device, reference=fields["reply_to_message_id"])
-        original = {"device_id": str(device.pk), "to": fields["to"], "text": fields["text"]}
-        if fields["reply_to_message_id"]:
-            original["reply_to_message_id"] = fields["reply_to_message_id"]
+        body = compose.request_dict(request.data)
+        attrs = compose.validate_item(self.message_type, body)
+        original = compose.json_safe(body)
+        key = request.headers.get("Idempotency-Key")
 
         def produce() -> tuple[int, dict[str, Any]]:
-            message = services.message_accept_text(
-                principal=principal,
-                device=device,
-                to=to,
-                text=fields["text"],
-                reply_to_message_id=reply_to,
-                original_payload=original,
-                enqueue=not sync,
+            item = compose.build_outgoing(
+                principal=principal, message_type=self.message_type, attrs=attrs, original=original
             )
+            message = services.message_accept(principal=principal, item=item, sync=sync)
             return 202, success(
                 MessageOutput(message).data,
                 "Message queued for delivery",
@@ -168,14 +158,13 @@ class SendTextApi(ApiView):
                 status="pending",
             )
 
-        body_for_key = {**original, "mode": "sync" if sync else "async"}
-        status_code, body, replayed = services.idempotent(
-            tenant=tenant, key=request.headers.get("Idempotency-Key"), body=body_for_key, produce=produce
+        fingerprint = {"type": self.message_type, **original, "mode": "sync" if sync else "async"}
+        status_code, response_body, replayed = services.idempotent(
+            tenant=tenant, key=key, body=fingerprint, produce=produce
         )
         if sync and not replayed:
-            key = request.headers.get("Idempotency-Key")
             try:
-                status_code, body = self._send_now(body["message_id"])
+                status_code, response_body = _send_now(response_body["message_id"])
             except WavoraError as exc:
                 services.idempotent_store(
                     tenant=tenant,
@@ -185,29 +174,162 @@ class SendTextApi(ApiView):
                 )
                 raise
             # A replay of a sync send returns the sync answer, not the intermediate 202.
-            services.idempotent_store(tenant=tenant, key=key, status=status_code, body=body)
-        response = Response(body, status=status_code)
+            services.idempotent_store(tenant=tenant, key=key, status=status_code, body=response_body)
+        response = Response(response_body, status=status_code)
         if replayed:
             response["Idempotent-Replayed"] = "true"
         return response
 
-    def _send_now(self, message_id: str) -> tuple[int, dict[str, Any]]:
-        claimed = services.message_claim(message_id=uuid.UUID(message_id))
-        assert claimed is not None
-        try:
-            services.message_deliver(message=claimed)
-        except GowaError as exc:
-            services.message_mark_failed(message=claimed, code=exc.code, reason=exc.message or exc.code)
-            raise _sync_error(exc)
-        message = Message.objects.get(pk=claimed.pk)
-        return 200, success(
-            MessageOutput(message).data,
-            "Message sent",
-            message_id=message.gowa_message_id,
-            id=str(message.pk),
-            status=message.status,
-            sent_at=message.sent_at.isoformat() if message.sent_at else None,
+
+def _send_now(message_id: str) -> tuple[int, dict[str, Any]]:
+    claimed = services.message_claim(message_id=uuid.UUID(message_id))
+    assert claimed is not None
+    try:
+        services.message_deliver(message=claimed)
+    except services.MediaUnavailable as exc:
+        services.message_mark_failed(message=claimed, code=exc.code, reason=exc.message)
+        raise WavoraError(exc.message, code=exc.code, status=400)
+    except GowaError as exc:
+        services.message_mark_failed(message=claimed, code=exc.code, reason=exc.message or exc.code)
+        raise _sync_error(exc)
+    message = Message.objects.get(pk=claimed.pk)
+    return 200, success(
+        MessageOutput(message).data,
+        "Message sent",
+        message_id=message.gowa_message_id,
+        id=str(message.pk),
+        status=message.status,
+        sent_at=message.sent_at.isoformat() if message.sent_at else None,
+    )
+
+
+def send_view(message_type: str) -> Any:
+    """One view class per type, so the OpenAPI schema shows each type's own request body."""
+    mtype = TYPES[message_type]
+
+    @extend_schema(
+        operation_id=f"send_{message_type}",
+        summary=f"Send a {message_type} message",
+        request={"application/json": mtype.serializer, "multipart/form-data": mtype.serializer},
+        parameters=_SEND_HEADERS,
+        responses={202: AcceptedOutput, 200: AcceptedOutput},
+        tags=["messages"],
+    )
+    def post(self: SendApi, request: Request) -> Response:
+        return SendApi.post(self, request)
+
+    view = type(f"Send{message_type.title()}Api", (SendApi,), {"message_type": message_type, "post": post})
+    return cast(Any, view).as_view()
+
+
+class BatchItemResult(serializers.Serializer):
+    index = serializers.IntegerField()
+    message_id = serializers.UUIDField()
+
+
+class BatchItemError(serializers.Serializer):
+    index = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+BatchOutput = inline_serializer(
+    name="BatchOutput",
+    fields={
+        "job_id": serializers.UUIDField(allow_null=True),
+        "accepted": serializers.IntegerField(),
+        "rejected": serializers.IntegerField(),
+        "messages": BatchItemResult(many=True),
+        "errors": BatchItemError(many=True),
+    },
+)
+
+
+class BatchInput(serializers.Serializer):
+    device_id = serializers.CharField(required=False, help_text="Default device for items that name none")
+    messages = serializers.ListField(child=serializers.DictField(), max_length=1000)
+
+
+MAX_BATCH = 1000
+
+
+class BatchApi(ApiView):
+    """``POST /api/v1/messages/batch``: a JSON array of up to 1000 items of any type, accepted in bulk."""
+
+    required_scopes = "messages:send"
+
+    @extend_schema(
+        operation_id="send_batch",
+        request=BatchInput,
+        parameters=[
+            OpenApiParameter("device_id", str, OpenApiParameter.QUERY, required=False),
+            _SEND_HEADERS[0],
+        ],
+        responses={202: BatchOutput},
+        tags=["messages"],
+    )
+    def post(self, request: Request) -> Response:
+        principal = principal_of(request)
+        tenant = principal.tenant
+        assert tenant is not None
+        data: Any = request.data
+        default_device = request.query_params.get("device_id") or request.query_params.get("sessionId")
+        if isinstance(data, dict):
+            default_device = data.get("device_id") or default_device
+            data = data.get("messages")
+        if not isinstance(data, list):
+            raise ValidationFailed(
+                'The body must be a JSON array of messages (or {"messages": [...]}).',
+                details={"messages": ["Expected a list."]},
+            )
+        if not data:
+            raise ValidationFailed(
+                "messages: the batch is empty.", details={"messages": ["At least one item."]}
+            )
+        if len(data) > MAX_BATCH:
+            raise ValidationFailed(
+                f"messages: at most {MAX_BATCH} items per batch, got {len(data)}.",
+                details={"messages": [f"At most {MAX_BATCH} items."]},
+            )
+
+        def produce() -> tuple[int, dict[str, Any]]:
+            items, errors = compose.build_batch(
+                principal=principal, raw_items=data, default_device=default_device
+            )
+            job, accepted, refused = services.messages_accept_batch(principal=principal, items=items)
+            errors.update(refused)
+            error_rows = [
+                {"index": i, "code": e.code, "message": e.message, "details": e.details}
+                for i, e in sorted(errors.items())
+            ]
+            result = {
+                "job_id": str(job.pk) if job else None,
+                "accepted": len(accepted),
+                "rejected": len(errors),
+                "messages": [{"index": i, "message_id": str(m.pk)} for i, m in accepted],
+                "errors": error_rows,
+            }
+            if not accepted:
+                raise ValidationFailed(
+                    "No item of the batch could be accepted.",
+                    details={"items": error_rows},  # type: ignore[dict-item]
+                )
+            text = f"{len(accepted)} message(s) queued for delivery" + (
+                f", {len(errors)} rejected" if errors else ""
+            )
+            return 202, success(result, text, job_id=result["job_id"])
+
+        status_code, body, replayed = services.idempotent(
+            tenant=tenant,
+            key=request.headers.get("Idempotency-Key"),
+            body={"batch": compose.json_safe(data), "device_id": default_device},
+            produce=produce,
         )
+        response = Response(body, status=status_code)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class MessageDetailApi(ApiView):

@@ -41,7 +41,9 @@ class Media(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="media")
     file = models.FileField(upload_to="media/%Y/%m/", max_length=300)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    content_type = models.CharField(max_length=100, help_text="Detected from the bytes, not the client's header")
+    content_type = models.CharField(
+        max_length=100, help_text="Detected from the bytes, not the client's header"
+    )
     size = models.PositiveBigIntegerField()
     filename = models.CharField(max_length=255, blank=True, default="")
     sha256 = models.CharField(max_length=64, blank=True, default="")
@@ -87,7 +89,10 @@ class Message(models.Model):
     error_message = models.TextField(blank=True, default="")
     gowa_message_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
     reply_to_message_id = models.CharField(max_length=100, blank=True, default="")
-    media = models.ForeignKey(Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    media = models.ForeignKey(
+        Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    media_url = models.URLField(max_length=2000, blank=True, default="", help_text="Fetched by the worker")
     # Set on inbound replies to an interactive menu: {"menu_id", "kind", "selected_id", "title"}.
     interaction = models.JSONField(null=True, blank=True)
     original_payload_json = models.JSONField(default=dict, blank=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from billing.models import Plan
 from billing.selectors import active_plan_for_device
 from devices.gowa import (
     GowaClient,
@@ -35,10 +38,22 @@ from wavora.api.errors import (
     IdempotencyConflict,
     QuotaExceeded,
     SubscriptionInactive,
+    WavoraError,
 )
 
 from . import pacing
-from .models import STATUS_RANK, TERMINAL, GowaEvent, IdempotencyKey, Message, MessageStatusChange, SendJob
+from .models import (
+    STATUS_RANK,
+    TERMINAL,
+    GowaEvent,
+    IdempotencyKey,
+    InteractiveMenu,
+    Media,
+    Message,
+    MessageStatusChange,
+    SendJob,
+)
+from .types import TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +124,12 @@ def _period_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_can_send(*, principal: Principal, device: Device, count: int = 1) -> str:
-    """Raises the precise refusal; returns the branding footer of the device's plan ('' when none)."""
+def check_can_send(*, principal: Principal, device: Device, count: int = 1, sync: bool = False) -> Plan:
+    """Raises the precise refusal for sending ``count`` messages from ``device``; returns its plan.
+
+    An async send to a device that is not connected is accepted and waits (up to
+    MESSAGE_MAX_WAIT_SECONDS) for the device to come back; a sync send needs it connected now.
+    """
     if not principal.can_use_device(device.pk):
         raise Forbidden(
             "This API key is restricted to other devices.", details={"device_id": ["Not allowed."]}
@@ -118,7 +137,7 @@ def check_can_send(*, principal: Principal, device: Device, count: int = 1) -> s
     plan = active_plan_for_device(device_id=device.pk)
     if plan is None:
         raise SubscriptionInactive("This device's subscription is not active. Renew it to send messages.")
-    if device.status != Device.Status.CONNECTED:
+    if sync and device.status != Device.Status.CONNECTED:
         raise DeviceNotConnected(
             f"Device {device.pk} is {device.status}, not connected. "
             "Link it with login-qr or login-code first.",
@@ -129,13 +148,14 @@ def check_can_send(*, principal: Principal, device: Device, count: int = 1) -> s
             device=device, direction=Message.Direction.OUT, created_at__gte=_period_start(timezone.now())
         ).count()
         if used + count > plan.message_quota:
+            left = max(0, plan.message_quota - used)
             raise QuotaExceeded(
                 f"The {plan.name} plan allows {plan.message_quota} messages a month on this device; "
-                f"{used} are used.",
-                details={"quota": plan.message_quota, "used": used},
+                f"{used} are used, {left} left. The quota renews at the start of next month.",
+                details={"quota": plan.message_quota, "used": used, "requested": count},
                 headers={"Retry-After": str(_seconds_to_next_month())},
             )
-    return plan.branding_footer
+    return plan
 
 
 def _seconds_to_next_month() -> int:
@@ -166,47 +186,148 @@ def resolve_reply_target(*, device: Device, reference: str) -> str:
     return gowa_id or reference
 
 
-@transaction.atomic
-def message_accept_text(
-    *,
-    principal: Principal,
-    device: Device,
-    to: str,
-    text: str,
-    reply_to_message_id: str = "",
-    original_payload: dict[str, Any],
-    enqueue: bool = True,
+# GOWA quotes a message only on these endpoints (NOTES §5).
+_REPLY_TYPES = frozenset({"text", "image", "file", "video", "audio", "interactive"})
+
+
+@dataclass
+class Outgoing:
+    """One validated send, ready to be stored: what the tenant asked for and what GOWA will get."""
+
+    device: Device
+    type: str
+    recipient: str
+    fields: dict[str, Any]
+    original: dict[str, Any]
+    reply_to: str = ""
+    media: Media | None = None
+    media_url: str = ""
+    menu: tuple[str, list[dict[str, Any]]] | None = None
+
+
+def _gowa_payload(item: Outgoing, footer: str) -> dict[str, Any]:
+    mtype = TYPES[item.type]
+    payload: dict[str, Any] = {"phone": item.recipient, **item.fields}
+    text_field = mtype.text_field
+    if footer and text_field and payload.get(text_field):
+        payload[text_field] = payload[text_field] + footer
+    if item.reply_to and item.type in _REPLY_TYPES:
+        payload["reply_message_id"] = item.reply_to
+    return payload
+
+
+def _build_message(
+    *, principal: Principal, job: SendJob, item: Outgoing, footer: str, now: datetime
 ) -> Message:
-    """Stores the message as pending and enqueues its send once the row is committed."""
     assert principal.tenant is not None
-    footer = check_can_send(principal=principal, device=device)
-    body = text + footer if footer else text
-    gowa_payload: dict[str, Any] = {"phone": to, "message": body}
-    if reply_to_message_id:
-        gowa_payload["reply_message_id"] = reply_to_message_id
-    job = SendJob.objects.create(tenant=principal.tenant, kind="single", api_key=principal.api_key)
-    message = Message.objects.create(
+    return Message(
         tenant=principal.tenant,
-        device=device,
+        device=item.device,
         job=job,
-        type="text",
-        recipient=to,
-        reply_to_message_id=reply_to_message_id,
-        original_payload_json=original_payload,
-        payload_json=gowa_payload,
+        type=item.type,
+        recipient=item.recipient,
+        reply_to_message_id=item.reply_to,
+        media=item.media,
+        media_url=item.media_url,
+        original_payload_json=item.original,
+        payload_json=_gowa_payload(item, footer),
+        expires_at=now + timedelta(seconds=settings.MESSAGE_MAX_WAIT_SECONDS),
+        created_at=now,
     )
-    MessageStatusChange.objects.create(
-        message=message, status="pending", at=message.created_at, detail="accepted"
-    )
-    if enqueue:
-        enqueue_send(message.pk)
+
+
+def _menus(messages: list[tuple[Outgoing, Message]]) -> list[InteractiveMenu]:
+    return [
+        InteractiveMenu(
+            tenant_id=message.tenant_id,
+            device=item.device,
+            chat=item.recipient,
+            message=message,
+            kind=item.menu[0],
+            options=item.menu[1],
+        )
+        for item, message in messages
+        if item.menu
+    ]
+
+
+@transaction.atomic
+def message_accept(*, principal: Principal, item: Outgoing, sync: bool = False) -> Message:
+    """Stores one message as pending; an async send is enqueued once the row is committed."""
+    assert principal.tenant is not None
+    plan = check_can_send(principal=principal, device=item.device, sync=sync)
+    job = SendJob.objects.create(tenant=principal.tenant, kind="single", api_key=principal.api_key)
+    now = timezone.now()
+    message = _build_message(principal=principal, job=job, item=item, footer=plan.branding_footer, now=now)
+    message.save()
+    _history(message, "pending", now, "accepted").save()
+    InteractiveMenu.objects.bulk_create(_menus([(item, message)]))
+    if not sync:
+        enqueue_sends([message.pk])
     return message
+
+
+@transaction.atomic
+def messages_accept_batch(
+    *, principal: Principal, items: list[tuple[int, Outgoing]]
+) -> tuple[SendJob | None, list[tuple[int, Message]], dict[int, WavoraError]]:
+    """Bulk accept: plan/quota checked once per device, bulk inserts, one enqueue after commit.
+
+    Returns the job, (index, message) for accepted items and the refusal for each rejected index.
+    """
+    assert principal.tenant is not None
+    refused: dict[int, WavoraError] = {}
+    footers: dict[uuid.UUID, str] = {}
+    by_device: dict[uuid.UUID, list[tuple[int, Outgoing]]] = {}
+    for index, item in items:
+        by_device.setdefault(item.device.pk, []).append((index, item))
+    for device_items in by_device.values():
+        device = device_items[0][1].device
+        try:
+            footers[device.pk] = check_can_send(
+                principal=principal, device=device, count=len(device_items)
+            ).branding_footer
+        except WavoraError as exc:
+            for index, _ in device_items:
+                refused[index] = exc
+    accepted = [(index, item) for index, item in items if index not in refused]
+    if not accepted:
+        return None, [], refused
+    job = SendJob.objects.create(tenant=principal.tenant, kind="batch", api_key=principal.api_key)
+    now = timezone.now()
+    built = [
+        (
+            index,
+            item,
+            _build_message(principal=principal, job=job, item=item, footer=footers[item.device.pk], now=now),
+        )
+        for index, item in accepted
+    ]
+    Message.objects.bulk_create([message for _, _, message in built], batch_size=500)
+    MessageStatusChange.objects.bulk_create(
+        [_history(message, "pending", now, "accepted") for _, _, message in built], batch_size=500
+    )
+    InteractiveMenu.objects.bulk_create(_menus([(item, message) for _, item, message in built]))
+    enqueue_sends([message.pk for _, _, message in built])
+    return job, [(index, message) for index, _, message in built], refused
 
 
 def enqueue_send(message_id: uuid.UUID, countdown: float | None = None) -> None:
     from .tasks import send_message
 
     transaction.on_commit(lambda: send_message.apply_async((str(message_id),), countdown=countdown or 0))
+
+
+def enqueue_sends(message_ids: list[uuid.UUID]) -> None:
+    """After commit, publish every send over one broker connection."""
+    from .tasks import send_message
+
+    def publish() -> None:
+        with send_message.app.producer_or_acquire() as producer:
+            for message_id in message_ids:
+                send_message.apply_async((str(message_id),), producer=producer)
+
+    transaction.on_commit(publish)
 
 
 # --- delivering ------------------------------------------------------------------------------
@@ -222,7 +343,7 @@ def message_claim(*, message_id: uuid.UUID) -> Message | None:
         message.next_attempt_at = None
         message.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
         _history(message, "sending", now, f"attempt {message.attempts}").save()
-    return Message.objects.select_related("device__node").get(pk=message_id)
+    return Message.objects.select_related("device__node", "tenant", "media").get(pk=message_id)
 
 
 def message_requeue(*, message: Message, delay_seconds: float, reason: str) -> None:
@@ -300,24 +421,77 @@ def _typing_seconds(text: str) -> float:
     return min(4.0, max(0.5, len(text) * 0.04))
 
 
+class MediaUnavailable(Exception):
+    """The message's media cannot be had (refused URL, too large, wrong type): the send fails for good."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _upload_for(message: Message) -> tuple[str, str, bytes, str] | None:
+    """The multipart part for a media message, fetching a tenant URL (SSRF-guarded) the first time."""
+    from messaging import media as media_lib
+
+    mtype = TYPES[message.type]
+    if mtype.upload_part is None:
+        return None
+    media = message.media
+    if media is None:
+        if not message.media_url:
+            raise MediaUnavailable("INVALID_MESSAGE", "The message has no media.")
+        try:
+            media = media_lib.media_from_url(
+                tenant=message.tenant, url=message.media_url, kind=mtype.media_kind
+            )
+        except WavoraError as exc:
+            raise MediaUnavailable(exc.code, exc.message)
+        Message.objects.filter(pk=message.pk).update(media=media)
+        message.media = media
+    filename = media.filename or f"{mtype.name}"
+    return mtype.upload_part, filename, media_lib.media_read(media), media.content_type
+
+
 def message_deliver(*, message: Message) -> None:
-    """One attempt to hand a claimed message to GOWA. Raises GowaError for the caller to classify."""
+    """One attempt to hand a claimed message to GOWA. Raises GowaError/MediaUnavailable for the caller."""
     device = message.device
     client = GowaClient(device.node)
-    payload = message.payload_json
+    mtype = TYPES[message.type]
+    fields = dict(message.payload_json)
+    upload = _upload_for(message)
     if device.typing_enabled:
+        text = str(fields.get(mtype.text_field or "", "") or "")
         try:
-            client.chat_presence(device.gowa_id, phone=payload["phone"], action="start")
-            time.sleep(_typing_seconds(payload.get("message", "")))
+            client.chat_presence(device.gowa_id, phone=fields["phone"], action="start")
+            time.sleep(_typing_seconds(text))
         except GowaTransientError:
             logger.info("Typing indicator failed for message %s; sending anyway", message.pk)
-    result = client.send_text(
-        device.gowa_id,
-        phone=payload["phone"],
-        message=payload["message"],
-        reply_message_id=payload.get("reply_message_id"),
-    )
+    result = client.send(device.gowa_id, mtype.gowa_path, fields=fields, upload=upload)
     message_mark_sent(message=message, gowa_message_id=result.message_id)
+    if device.typing_enabled:
+        with contextlib.suppress(GowaError):
+            client.chat_presence(device.gowa_id, phone=fields["phone"], action="stop")
+
+
+def device_unavailable_delay(*, message: Message) -> float | None:
+    """For a device that is not connected: seconds to wait before trying again, or None once the
+    message has waited MESSAGE_MAX_WAIT_SECONDS (it is then failed)."""
+    now = timezone.now()
+    if message.expires_at is not None and message.expires_at <= now:
+        message_mark_failed(
+            message=message,
+            code="DEVICE_NOT_CONNECTED",
+            reason=f"The device stayed {message.device.status} until the message expired.",
+        )
+        return None
+    delay = 30.0
+    if message.expires_at is not None:
+        delay = min(delay, max(1.0, (message.expires_at - now).total_seconds()))
+    Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+        next_attempt_at=now + timedelta(seconds=delay)
+    )
+    return delay
 
 
 def retry_delay(attempt: int) -> float:
@@ -328,7 +502,9 @@ def handle_send_failure(*, message: Message, exc: GowaError) -> float | None:
     """Classify a GOWA failure: returns the retry delay, or None when the message has failed for good."""
     if isinstance(exc, GowaReachoutTimelock):
         pause = settings.REACHOUT_TIMELOCK_PAUSE_SECONDS
-        device_pause_sending(device_id=message.device_id, seconds=pause)
+        device_pause_sending(
+            device_id=message.device_id, seconds=pause, reason=f"WhatsApp reach-out timelock: {exc.message}"
+        )
         pacing.block_device(message.device_id, pause)
         if message.attempts < settings.SEND_MAX_ATTEMPTS:
             message_requeue(message=message, delay_seconds=pause, reason=exc.code)
@@ -414,6 +590,10 @@ def gowa_event_process(*, event: GowaEvent, last_try: bool) -> bool:
             event=event, status=GowaEvent.Status.FAILED, error="malformed payload: not an object"
         )
         return False
+    if event.event == "message":
+        inbound_message_store(device=device, payload=payload)
+        gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
+        return False
     if event.event != "message.ack":
         # Stored raw; the events work maps the other types to the tenant's event catalog.
         gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="not handled yet")
@@ -438,6 +618,102 @@ def gowa_event_process(*, event: GowaEvent, last_try: bool) -> bool:
         return True
     gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
     return False
+
+
+_INBOUND_KINDS = (
+    ("image", "image"),
+    ("video", "video"),
+    ("video_note", "video"),
+    ("audio", "audio"),
+    ("document", "file"),
+    ("sticker", "sticker"),
+    ("contact", "contact"),
+    ("contacts_array", "contact"),
+    ("location", "location"),
+    ("live_location", "location"),
+)
+MENU_REPLY_WINDOW = timedelta(hours=24)
+
+
+def _jid_user(jid: str) -> str:
+    user = jid.split("@", 1)[0].split(":", 1)[0]
+    return user if jid.endswith("@s.whatsapp.net") or "@" not in jid else jid
+
+
+def interactive_resolve(*, device: Device, chat: str, text: str) -> dict[str, Any] | None:
+    """The recipient's reply to our numbered menu ("2", or a title, any case) → the button/row id."""
+    answer = text.strip().lower().rstrip(".")
+    if not answer:
+        return None
+    menu = (
+        InteractiveMenu.objects.filter(
+            device=device,
+            chat=chat,
+            answered_at__isnull=True,
+            created_at__gte=timezone.now() - MENU_REPLY_WINDOW,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if menu is None:
+        return None
+    for option in menu.options:
+        if answer == str(option["number"]) or answer == str(option["title"]).strip().lower():
+            menu.answered_at = timezone.now()
+            menu.selected_id = str(option["id"])
+            menu.save(update_fields=["answered_at", "selected_id"])
+            return {
+                "menu_id": menu.pk,
+                "kind": menu.kind,
+                "selected_id": option["id"],
+                "title": option["title"],
+            }
+    return None
+
+
+@transaction.atomic
+def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message | None:
+    """A message someone sent to the device: kept in the log (direction ``in``), menus resolved.
+
+    Messages typed on the phone itself (``is_from_me``) are left to the events work (``message.out``).
+    """
+    if payload.get("is_from_me"):
+        return None
+    gowa_id = str(payload.get("id") or "")
+    if gowa_id and Message.objects.filter(device=device, gowa_message_id=gowa_id, direction="in").exists():
+        return None
+    kind = next((k for key, k in _INBOUND_KINDS if payload.get(key)), "text")
+    chat = _jid_user(str(payload.get("chat_id") or payload.get("from") or ""))
+    body = str(payload.get("body") or "")
+    interaction = (
+        interactive_resolve(device=device, chat=chat, text=body) if kind == "text" and body else None
+    )
+    now = timezone.now()
+    message = Message.objects.create(
+        tenant_id=device.tenant_id,
+        device=device,
+        direction=Message.Direction.IN,
+        type=kind,
+        recipient=device.phone or device.jid,
+        sender=_jid_user(str(payload.get("from") or "")),
+        status=Message.Status.RECEIVED,
+        gowa_message_id=gowa_id,
+        reply_to_message_id=str(payload.get("replied_to_id") or ""),
+        original_payload_json=payload,
+        interaction=interaction,
+    )
+    _history(message, "received", now, "inbound").save()
+    device_count_message(device_id=device.pk, counter="messages_received")
+    if device.auto_read_enabled and gowa_id:
+        transaction.on_commit(lambda: _mark_read(device, gowa_id, str(payload.get("chat_id") or chat)))
+    return message
+
+
+def _mark_read(device: Device, gowa_id: str, chat: str) -> None:
+    try:
+        GowaClient(device.node).message_action(device.gowa_id, gowa_id, "read", {"phone": chat})
+    except GowaError as exc:
+        logger.info("Auto-read of %s failed: %s", gowa_id, exc)
 
 
 def device_for_gowa_event(event: GowaEvent) -> Device | None:

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from devices.gowa import GowaError
+from devices.models import Device
 
 from . import pacing, services
 from .models import GowaEvent, IdempotencyKey, Message
@@ -19,14 +20,18 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, ignore_result=True, max_retries=None, acks_late=True)
 def send_message(self, message_id: str) -> None:  # type: ignore[no-untyped-def]
-    message = Message.objects.select_related("device").filter(pk=message_id).first()
+    message = Message.objects.select_related("device", "tenant", "media").filter(pk=message_id).first()
     if message is None or message.status != Message.Status.PENDING:
         return
     device = message.device
+    if device.status != Device.Status.CONNECTED or device.deleted_at is not None:
+        delay = services.device_unavailable_delay(message=message)
+        if delay is not None:
+            raise self.retry(countdown=delay)
+        return
     now = timezone.now()
     if device.paused_until and device.paused_until > now:
-        wait = (device.paused_until - now).total_seconds()
-        raise self.retry(countdown=wait)
+        raise self.retry(countdown=(device.paused_until - now).total_seconds())
     wait = pacing.reserve_send_slot(device.pk, device.effective_send_interval_ms)
     if wait > 0:
         raise self.retry(countdown=wait)
@@ -35,6 +40,8 @@ def send_message(self, message_id: str) -> None:  # type: ignore[no-untyped-def]
         return
     try:
         services.message_deliver(message=claimed)
+    except services.MediaUnavailable as exc:
+        services.message_mark_failed(message=claimed, code=exc.code, reason=exc.message)
     except GowaError as exc:
         logger.info("Send of message %s failed (attempt %s): %s", message_id, claimed.attempts, exc)
         delay = services.handle_send_failure(message=claimed, exc=exc)

@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import apis as devices
 from messaging import apis as messaging
+from messaging import media_apis as media
+from messaging import read_apis as reads
+from messaging.types import TYPES as SEND_TYPES
 from messaging.views import gowa_callback
 from tenants import apis as tenants
 
@@ -22,9 +25,20 @@ api_v1 = [
     path("devices/<str:device_id>/login-code", devices.DeviceLoginCodeApi.as_view()),
     path("devices/<str:device_id>/reconnect", devices.DeviceReconnectApi.as_view()),
     path("devices/<str:device_id>/logout", devices.DeviceLogoutApi.as_view()),
-    path("messages/text", messaging.SendTextApi.as_view()),
+    path("devices/<str:device_id>/chats", reads.DeviceChatListApi.as_view()),
+    path("devices/<str:device_id>/chats/<str:jid>/messages", reads.DeviceChatMessageListApi.as_view()),
+    *[path(f"messages/{name}", messaging.send_view(name)) for name in SEND_TYPES],
+    path("messages/batch", messaging.BatchApi.as_view()),
     path("messages/jobs/<str:job_id>", messaging.JobDetailApi.as_view()),
     path("messages/<str:message_id>", messaging.MessageDetailApi.as_view()),
+    path("messages/<str:message_id>/revoke", reads.MessageRevokeApi.as_view()),
+    path("messages/<str:message_id>/react", reads.MessageReactApi.as_view()),
+    path("messages/<str:message_id>/read", reads.MessageReadApi.as_view()),
+    path("media", media.MediaUploadApi.as_view()),
+    path("media/<str:media_id>", media.MediaDetailApi.as_view()),
+    path("message-logs", reads.MessageLogListApi.as_view()),
+    path("phone/validate", reads.PhoneValidateApi.as_view()),
+    path("phone/cache", reads.PhoneCacheApi.as_view()),
 ]
 
 urlpatterns = [

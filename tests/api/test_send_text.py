@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from billing.models import Plan, Subscription
 from devices.models import Device
-from devices.services import device_sync_from_gowa
-from messaging.models import Message, SendJob
+from messaging.models import Message
 from messaging.tasks import send_message
 
 from .helpers import assert_error, assert_ok
@@ -123,16 +122,30 @@ def test_sending_from_another_tenants_device_is_404(charlie: Any, device: Device
     assert sim.sent() == []
 
 
-def test_device_not_connected_is_409(alice: Any, make_device: Any) -> None:
+def test_an_async_send_to_an_unpaired_device_waits_and_fails_when_it_expires(
+    alice: Any, make_device: Any, settings: Any
+) -> None:
     unpaired = make_device(alice, name="Unpaired")
-    error = assert_error(send(alice, unpaired), 409, "DEVICE_NOT_CONNECTED")
-    assert error["details"]["device_status"] == "created"
-    assert not Message.objects.exists() and not SendJob.objects.exists()
+    response = send(alice, unpaired)
+    assert response.status_code == 202
+    message = Message.objects.get()
+    assert message.status == "pending" and message.expires_at is not None
+
+    with mock.patch.object(send_message, "retry", return_value=Retry()) as retry:
+        send_message.apply(args=(str(message.pk),))
+    assert retry.call_args.kwargs["countdown"] > 0
+    assert Message.objects.get().status == "pending"
+
+    Message.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    send_message.apply(args=(str(message.pk),))
+    message.refresh_from_db()
+    assert message.status == "failed" and message.error_code == "DEVICE_NOT_CONNECTED"
 
 
-def test_device_logged_out_is_409(alice: Any, device: Device) -> None:
+def test_a_sync_send_from_a_logged_out_device_is_409(alice: Any, device: Device) -> None:
     assert_ok(alice.api.post(f"/api/v1/devices/{device.pk}/logout"))
-    assert_error(send(alice, device), 409, "DEVICE_NOT_CONNECTED")
+    client = alice.client_with(allow_sync_send=True)
+    assert_error(send(alice, device, client=client, HTTP_X_SEND_MODE="sync"), 409, "DEVICE_NOT_CONNECTED")
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
@@ -190,10 +203,10 @@ def test_same_idempotency_key_with_another_body_is_409_conflict(alice: Any, devi
 def test_a_refused_request_does_not_use_up_its_idempotency_key(
     alice: Any, make_device: Any, sim: Any
 ) -> None:
-    phone = make_device(alice, name="Later")
-    assert_error(send(alice, phone, HTTP_IDEMPOTENCY_KEY="retry-me"), 409, "DEVICE_NOT_CONNECTED")
-    sim.scan(phone.pk)
-    device_sync_from_gowa(device=phone)
+    phone = make_device(alice, name="Later", connected=True)
+    Subscription.objects.filter(device_id=phone.pk).update(status=Subscription.Status.EXPIRED)
+    assert_error(send(alice, phone, HTTP_IDEMPOTENCY_KEY="retry-me"), 403, "SUBSCRIPTION_INACTIVE")
+    Subscription.objects.filter(device_id=phone.pk).update(status=Subscription.Status.ACTIVE)
     response = send(alice, phone, HTTP_IDEMPOTENCY_KEY="retry-me")
     assert response.status_code == 202
     assert "Idempotent-Replayed" not in response

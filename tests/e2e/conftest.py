@@ -66,6 +66,8 @@ class Stack:
             "SEND_DEFAULT_INTERVAL_MS": "0",
             "SEND_RETRY_BASE_SECONDS": "1",
             "DB_CONN_MAX_AGE": "0",
+            # The tests serve media from 127.0.0.1; the SSRF guard itself is tested in tests/media.
+            "ALLOW_PRIVATE_URLS": "true",
             "PYTHONUNBUFFERED": "1",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -76,9 +78,9 @@ class Stack:
             argv, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def start_worker(self) -> None:
+    def start_worker(self, name: str = "worker") -> None:
         self._start(
-            "worker",
+            name,
             [
                 str(BIN / "celery"),
                 "-A",

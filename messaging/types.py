@@ -51,7 +51,9 @@ class TextInput(SendBase):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs["text"].strip():
             raise WavoraError(
-                "text: the message text is empty.", code="INVALID_MESSAGE", details={"text": ["May not be blank."]}
+                "text: the message text is empty.",
+                code="INVALID_MESSAGE",
+                details={"text": ["May not be blank."]},
             )
         return attrs
 

@@ -14,6 +14,9 @@ class Plan(models.Model):
     period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTHLY)
     message_quota = models.PositiveIntegerField(default=0, help_text="Messages per period; 0 = unlimited")
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
+    send_interval_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Default pause between a device's sends; empty = platform default"
+    )
     device_limit = models.PositiveIntegerField(default=1)
     features = models.JSONField(default=dict, blank=True)
     branding_footer = models.CharField(max_length=200, blank=True, default="")

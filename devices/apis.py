@@ -51,7 +51,7 @@ class DeviceOutput(serializers.ModelSerializer):
             "auto_read_enabled": device.auto_read_enabled,
             "typing_enabled": device.typing_enabled,
             "auto_reply_enabled": device.auto_reply_enabled,
-            "send_interval_ms": device.effective_send_interval_ms,
+            "send_interval_ms": device.send_interval_ms,  # null: the plan's (or platform's) default
         }
 
     def get_stats(self, device: Device) -> dict[str, int]:

@@ -86,8 +86,10 @@ class Device(models.Model):
     def gowa_id(self) -> str:
         return str(self.id)
 
-    @property
-    def effective_send_interval_ms(self) -> int:
-        if self.send_interval_ms is None:
-            return int(settings.SEND_DEFAULT_INTERVAL_MS)
-        return self.send_interval_ms
+    def send_interval_for(self, plan_default_ms: int | None) -> int:
+        """The device's own setting, else its plan's default, else the platform's."""
+        if self.send_interval_ms is not None:
+            return self.send_interval_ms
+        if plan_default_ms is not None:
+            return plan_default_ms
+        return int(settings.SEND_DEFAULT_INTERVAL_MS)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from billing.selectors import active_plan_for_device
 from devices.gowa import GowaError
 from devices.models import Device
 
@@ -32,7 +33,9 @@ def send_message(self, message_id: str) -> None:  # type: ignore[no-untyped-def]
     now = timezone.now()
     if device.paused_until and device.paused_until > now:
         raise self.retry(countdown=(device.paused_until - now).total_seconds())
-    wait = pacing.reserve_send_slot(device.pk, device.effective_send_interval_ms)
+    plan = active_plan_for_device(device_id=device.pk)
+    interval = device.send_interval_for(plan.send_interval_ms if plan else None)
+    wait = pacing.reserve_send_slot(device.pk, interval)
     if wait > 0:
         raise self.retry(countdown=wait)
     claimed = services.message_claim(message_id=uuid.UUID(message_id))

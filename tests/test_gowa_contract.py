@@ -16,8 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
+from openapi_core.deserializing.media_types.util import data_form_loads
 
 from devices.gowa import GowaClient, GowaError
 from devices.models import GowaNode
@@ -30,12 +31,28 @@ SPEC_SERVER = "http://localhost:3000"
 pytestmark = pytest.mark.gowa_contract
 
 
+def _form_as_go_binds_it(value: bytes, **parameters: str) -> Any:
+    """Multipart values are strings on the wire; GOWA's form binding parses ``true``/``false`` and
+    numbers into its typed fields. openapi-core does not, so coerce them the same way first."""
+    coerced: dict[str, Any] = {}
+    for key, item in dict(data_form_loads(value, **parameters)).items():
+        text = item.decode(errors="replace") if isinstance(item, bytes) and len(item) < 16 else None
+        if text in ("true", "false"):
+            coerced[key] = text == "true"
+        elif key in ("duration", "max_answer") and text is not None and text.isdigit():
+            coerced[key] = int(text)
+        else:
+            coerced[key] = item
+    return coerced
+
+
 def _openapi() -> OpenAPI:
     if not SPEC_PATH.exists():
         pytest.skip(f"GOWA contract file {SPEC_PATH} is absent: cannot check requests against GOWA's spec")
     spec = yaml.safe_load(SPEC_PATH.read_text())
     spec["servers"] = [{"url": SPEC_SERVER}]
-    return OpenAPI.from_dict(spec)
+    config = Config(extra_media_type_deserializers={"multipart/form-data": _form_as_go_binds_it})
+    return OpenAPI.from_dict(spec, config=config)
 
 
 def _as_spec_request(entry: dict[str, Any]) -> RequestsOpenAPIRequest:

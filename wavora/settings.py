@@ -229,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeviceStatusEnum": "devices.models.Device.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",
+        "MediaKindEnum": "messaging.models.Media.Kind",
     },
 }
 

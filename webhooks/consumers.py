@@ -102,4 +102,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         if self.allowed_devices and device_id and device_id not in self.allowed_devices:
             return
-        await self.send_json({k: message[k] for k in ("event", "device_id", "data", "timestamp")})
+        body = {k: message[k] for k in ("event", "device_id", "data", "timestamp")}
+        if message.get("id"):
+            body["id"] = message["id"]
+        await self.send_json(body)

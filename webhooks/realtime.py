@@ -18,7 +18,12 @@ def tenant_group(tenant_id: uuid.UUID | str) -> str:
 
 
 def publish(
-    *, tenant_id: uuid.UUID | str, event: str, data: Any, device_id: uuid.UUID | str | None = None
+    *,
+    tenant_id: uuid.UUID | str,
+    event: str,
+    data: Any,
+    device_id: uuid.UUID | str | None = None,
+    event_id: str | None = None,
 ) -> None:
     """Best effort: a WebSocket push must never fail the business operation that caused it."""
     layer = get_channel_layer()
@@ -30,6 +35,7 @@ def publish(
         "device_id": str(device_id) if device_id else None,
         "data": data,
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "id": event_id,
     }
     try:
         async_to_sync(layer.group_send)(tenant_group(tenant_id), message)

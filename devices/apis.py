@@ -23,6 +23,7 @@ class DeviceOutput(serializers.ModelSerializer):
     node = serializers.SerializerMethodField()
     settings = serializers.SerializerMethodField()
     stats = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
 
     class Meta:
         model = Device
@@ -30,6 +31,7 @@ class DeviceOutput(serializers.ModelSerializer):
             "id",
             "name",
             "status",
+            "health",
             "phone",
             "jid",
             "display_name",
@@ -52,6 +54,16 @@ class DeviceOutput(serializers.ModelSerializer):
             "typing_enabled": device.typing_enabled,
             "auto_reply_enabled": device.auto_reply_enabled,
             "send_interval_ms": device.send_interval_ms,  # null: the plan's (or platform's) default
+        }
+
+    def get_health(self, device: Device) -> dict[str, Any]:
+        """What a user needs beyond the status: why it is unhealthy, whether sending is paused."""
+        return {
+            "note": device.health_note or None,
+            "paused_until": device.paused_until,
+            "paused_reason": device.paused_reason or None,
+            "needs_rescan": device.status == Device.Status.LOGGED_OUT,
+            "reconnect_attempts": device.reconnect_attempts,
         }
 
     def get_stats(self, device: Device) -> dict[str, int]:

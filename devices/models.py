@@ -64,6 +64,9 @@ class Device(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     paused_until = models.DateTimeField(null=True, blank=True, help_text="WhatsApp anti-spam timelock")
     paused_reason = models.CharField(max_length=200, blank=True, default="")
+    # Why the device is unhealthy when GOWA's own status does not say (e.g. "connected but dead").
+    health_note = models.CharField(max_length=300, blank=True, default="")
+    reconnect_attempts = models.PositiveSmallIntegerField(default=0)
     # Counters kept by messaging's services, so listing devices with their stats costs no joins.
     messages_sent = models.PositiveIntegerField(default=0)
     messages_delivered = models.PositiveIntegerField(default=0)

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,6 +17,7 @@ from billing.services import subscription_start_free
 from tenants.models import Tenant
 from wavora.api.errors import QuotaExceeded, UpstreamError, WavoraError
 from webhooks import realtime
+from webhooks.events import event_emit
 
 from .gowa import GowaClient, GowaDeviceMissing, GowaError, QrLogin
 from .models import Device, GowaNode
@@ -118,11 +120,28 @@ def _set_status(device: Device, status: str, **extra: Any) -> None:
     device.save(update_fields=["status", "status_changed_at", *extra.keys(), "updated_at"])
 
 
+# Seed 003's WebSocket login events and the catalog events (SPEC §5) they correspond to.
+_CATALOG_FOR_LOGIN_EVENT = {
+    "qrcode": "device.qr",
+    "pairing-code": "device.pairing_code",
+    "connection-success": "device.connected",
+}
+
+
 def _publish(device: Device, event: str, data: Any) -> None:
+    """The login event on the WebSocket, plus its catalog event (stored, sent to webhooks)."""
     tenant_id, device_id = device.tenant_id, device.pk
     transaction.on_commit(
         lambda: realtime.publish(tenant_id=tenant_id, device_id=device_id, event=event, data=data)
     )
+    catalog = _CATALOG_FOR_LOGIN_EVENT.get(event)
+    if event == "connection-error" and isinstance(data, dict):
+        catalog = {"disconnected": "device.disconnected", "logged_out": "device.logged_out"}.get(
+            str(data.get("reason"))
+        )
+    if catalog:
+        payload = {"qr_image": data} if event == "qrcode" else dict(data)
+        event_emit(tenant_id=tenant_id, type=catalog, data=payload, device_id=device_id)
 
 
 def _start_watch(device: Device) -> None:
@@ -294,7 +313,7 @@ def device_apply_gowa_state(
         extra["display_name"] = display_name
     if new != previous:
         if new == Device.Status.CONNECTED:
-            extra.update(connected_at=now, qr_expires_at=None)
+            extra.update(connected_at=now, qr_expires_at=None, health_note="", reconnect_attempts=0)
         _set_status(device, new, **extra)
         if new == Device.Status.CONNECTED:
             _publish(
@@ -304,11 +323,101 @@ def device_apply_gowa_state(
             )
         elif previous == Device.Status.CONNECTED or new == Device.Status.LOGGED_OUT:
             _publish(device, "connection-error", {"reason": new, "message": f"Device is {new}."})
+        if new == Device.Status.DISCONNECTED:
+            _schedule_reconnect(device)
+        elif new == Device.Status.LOGGED_OUT and previous in (
+            Device.Status.CONNECTED,
+            Device.Status.DISCONNECTED,
+        ):
+            transaction.on_commit(lambda: notify_owners_rescan_needed(device_id=device.pk))
     else:
         for key, value in extra.items():
             setattr(device, key, value)
         device.save(update_fields=[*extra.keys()])
     return device
+
+
+RECONNECT_MAX_ATTEMPTS = 8
+
+
+def _reconnect_delay(attempt: int) -> float:
+    # 10 s, 20 s, 40 s … capped at 10 min: quick for blips, gentle for a long outage.
+    return float(min(600, 10 * 2 ** max(0, attempt)))
+
+
+def _schedule_reconnect(device: Device) -> None:
+    from .tasks import reconnect_device
+
+    attempt = device.reconnect_attempts
+    if attempt >= RECONNECT_MAX_ATTEMPTS:
+        return
+    delay = _reconnect_delay(attempt)
+    transaction.on_commit(lambda: reconnect_device.apply_async((str(device.pk), attempt), countdown=delay))
+
+
+def device_try_reconnect(*, device_id: uuid.UUID, attempt: int) -> Device | None:
+    """One automatic reconnect attempt for a disconnected device; schedules the next one if it fails."""
+    device = Device.objects.select_related("node").filter(pk=device_id, deleted_at__isnull=True).first()
+    if device is None or device.status != Device.Status.DISCONNECTED or device.reconnect_attempts != attempt:
+        return device  # reconnected, logged out, deleted, or a newer attempt owns it
+    Device.objects.filter(pk=device.pk).update(reconnect_attempts=attempt + 1)
+    device.reconnect_attempts = attempt + 1
+    try:
+        GowaClient(device.node).reconnect(device.gowa_id)
+    except GowaError as exc:
+        logger.info("Automatic reconnect %s of device %s failed: %s", attempt + 1, device.pk, exc)
+    device = device_sync_from_gowa_quietly(device=device)
+    if device.status == Device.Status.DISCONNECTED:
+        with transaction.atomic():
+            _schedule_reconnect(device)
+    return device
+
+
+def device_sync_from_gowa_quietly(*, device: Device) -> Device:
+    try:
+        return device_sync_from_gowa(device=device)
+    except WavoraError:
+        return device
+
+
+@transaction.atomic
+def device_mark_unresponsive(*, device_id: uuid.UUID, reason: str) -> None:
+    """ "Connected but dead": GOWA says connected, yet sends fail with AUTHENTICATION_ERROR.
+
+    GOWA's status cannot be trusted here, so the device is shown disconnected with the reason,
+    the tenant is told (device.disconnected) and automatic reconnects start."""
+    device = Device.objects.select_for_update().get(pk=device_id)
+    if device.status != Device.Status.CONNECTED:
+        return
+    _set_status(device, Device.Status.DISCONNECTED, health_note=reason[:300], reconnect_attempts=0)
+    _publish(device, "connection-error", {"reason": "disconnected", "message": reason, "unresponsive": True})
+    _schedule_reconnect(device)
+
+
+def notify_owners_rescan_needed(*, device_id: uuid.UUID) -> None:
+    """The WhatsApp session is gone: only the owner scanning a new QR code brings the device back."""
+    from tenants.models import Membership
+
+    device = Device.objects.select_related("tenant").get(pk=device_id)
+    emails = list(
+        Membership.objects.filter(tenant_id=device.tenant_id, role__in=["owner", "admin"])
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not emails:
+        return
+    send_mail(
+        subject=f"[Wavora] {device.name} was logged out of WhatsApp",
+        message=(
+            f"The device {device.name} ({device.phone or 'no number'}) of {device.tenant.name} is no longer "
+            "linked to WhatsApp. Messages to it wait until it is linked again.\n\n"
+            f"Call POST /api/v1/devices/{device.pk}/login-qr (or open Devices in the dashboard) "
+            "and scan the new QR code with WhatsApp → Linked devices."
+        ),
+        from_email=None,
+        recipient_list=emails,
+        fail_silently=True,
+    )
 
 
 def device_count_message(*, device_id: uuid.UUID, counter: str) -> None:

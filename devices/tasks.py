@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from celery import shared_task
 from django.conf import settings
@@ -10,7 +11,12 @@ from django.utils import timezone
 
 from .gowa import GowaClient, GowaError
 from .models import Device, GowaNode
-from .services import device_apply_gowa_state, device_pairing_timed_out, device_refresh_qr
+from .services import (
+    device_apply_gowa_state,
+    device_pairing_timed_out,
+    device_refresh_qr,
+    device_try_reconnect,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +88,8 @@ def poll_gowa_node(node_id: int) -> None:
             jid=jid,
             display_name=str(info.get("display_name") or "") if info else "",
         )
+
+
+@shared_task(ignore_result=True)
+def reconnect_device(device_id: str, attempt: int) -> None:
+    device_try_reconnect(device_id=uuid.UUID(device_id), attempt=attempt)

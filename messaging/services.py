@@ -29,7 +29,12 @@ from devices.gowa import (
     GowaTransientError,
 )
 from devices.models import Device, GowaNode
-from devices.services import device_count_message, device_pause_sending
+from devices.services import (
+    device_count_message,
+    device_mark_unresponsive,
+    device_pause_sending,
+    device_sync_from_gowa_quietly,
+)
 from tenants.models import Tenant
 from tenants.principal import Principal
 from wavora.api.errors import (
@@ -40,6 +45,7 @@ from wavora.api.errors import (
     SubscriptionInactive,
     WavoraError,
 )
+from webhooks.events import event_emit
 
 from . import pacing
 from .models import (
@@ -389,6 +395,17 @@ def message_mark_failed(*, message: Message, code: str, reason: str) -> None:
             ]
         )
         _history(locked, "failed", now, f"{code}: {reason}").save()
+        event_emit(
+            tenant_id=locked.tenant_id,
+            type="message.failed",
+            device_id=locked.device_id,
+            data={
+                "message_id": str(locked.pk),
+                "to": locked.recipient,
+                "type": locked.type,
+                "error": {"code": locked.error_code, "message": reason},
+            },
+        )
         device_count_message(device_id=locked.device_id, counter="messages_failed")
 
 
@@ -413,6 +430,19 @@ def _advance(message: Message, new_status: str, at: datetime, detail: str = "") 
     message.status = new_status
     message.save(update_fields=fields)
     _history(message, new_status, at, detail).save()
+    if new_status in ("delivered", "read", "played"):
+        event_emit(
+            tenant_id=message.tenant_id,
+            type="message.receipt",
+            device_id=message.device_id,
+            data={
+                "message_id": str(message.pk),
+                "gowa_message_id": message.gowa_message_id,
+                "status": new_status,
+                "to": message.recipient,
+                "at": at.isoformat(),
+            },
+        )
     return True
 
 
@@ -494,6 +524,18 @@ def device_unavailable_delay(*, message: Message) -> float | None:
     return delay
 
 
+def _check_connected_but_dead(device: Device, exc: GowaError) -> None:
+    """A send refused as not logged in while we (and GOWA) think the device is connected."""
+    if device.status != Device.Status.CONNECTED:
+        return
+    synced = device_sync_from_gowa_quietly(device=device)
+    if synced.status == Device.Status.CONNECTED:
+        device_mark_unresponsive(
+            device_id=device.pk,
+            reason=f"GOWA reports the session connected but sends fail ({exc.code}); reconnecting.",
+        )
+
+
 def retry_delay(attempt: int) -> float:
     return float(settings.SEND_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1)))
 
@@ -510,6 +552,7 @@ def handle_send_failure(*, message: Message, exc: GowaError) -> float | None:
             message_requeue(message=message, delay_seconds=pause, reason=exc.code)
             return float(pause)
     elif isinstance(exc, GowaDeviceNotLoggedIn):
+        _check_connected_but_dead(message.device, exc)
         message_mark_failed(
             message=message,
             code="DEVICE_NOT_CONNECTED",
@@ -594,8 +637,12 @@ def gowa_event_process(*, event: GowaEvent, last_try: bool) -> bool:
         inbound_message_store(device=device, payload=payload)
         gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
         return False
+    if event.event in _MESSAGE_CHANGE_EVENTS:
+        _emit_message_change(device=device, kind=event.event, payload=payload)
+        gowa_event_finish(event=event, status=GowaEvent.Status.PROCESSED)
+        return False
     if event.event != "message.ack":
-        # Stored raw; the events work maps the other types to the tenant's event catalog.
+        # Group, label, newsletter, call and presence events stay stored raw (no catalog event).
         gowa_event_finish(event=event, status=GowaEvent.Status.IGNORED, error="not handled yet")
         return False
     receipt = str(payload.get("receipt_type", ""))
@@ -673,13 +720,12 @@ def interactive_resolve(*, device: Device, chat: str, text: str) -> dict[str, An
 
 @transaction.atomic
 def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message | None:
-    """A message someone sent to the device: kept in the log (direction ``in``), menus resolved.
-
-    Messages typed on the phone itself (``is_from_me``) are left to the events work (``message.out``).
-    """
-    if payload.get("is_from_me"):
-        return None
+    """A message someone sent to the device: kept in the log (direction ``in``), menus resolved,
+    ``message.in`` (and ``interaction.*`` for a menu reply) emitted. A message typed on the phone
+    itself (``is_from_me``) is logged as outgoing and emitted as ``message.out``."""
     gowa_id = str(payload.get("id") or "")
+    if payload.get("is_from_me"):
+        return _phone_typed_message_store(device=device, payload=payload, gowa_id=gowa_id)
     if gowa_id and Message.objects.filter(device=device, gowa_message_id=gowa_id, direction="in").exists():
         return None
     kind = next((k for key, k in _INBOUND_KINDS if payload.get(key)), "text")
@@ -704,8 +750,79 @@ def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message
     )
     _history(message, "received", now, "inbound").save()
     device_count_message(device_id=device.pk, counter="messages_received")
+    event_emit(
+        tenant_id=device.tenant_id,
+        type="message.in",
+        device_id=device.pk,
+        data=_inbound_event_data(message, payload),
+    )
+    if interaction:
+        event_emit(
+            tenant_id=device.tenant_id,
+            type=f"interaction.{interaction['kind']}",
+            device_id=device.pk,
+            data={
+                "message_id": str(message.pk),
+                "from": message.sender,
+                "menu_message_id": str(InteractiveMenu.objects.get(pk=interaction["menu_id"]).message_id),
+                "selected_id": interaction["selected_id"],
+                "title": interaction["title"],
+            },
+        )
     if device.auto_read_enabled and gowa_id:
         transaction.on_commit(lambda: _mark_read(device, gowa_id, str(payload.get("chat_id") or chat)))
+    return message
+
+
+def _inbound_event_data(message: Message, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "message_id": str(message.pk),
+        "gowa_message_id": message.gowa_message_id,
+        "type": message.type,
+        "from": message.sender,
+        "from_name": payload.get("from_name") or payload.get("sender_display_name") or "",
+        "chat_id": payload.get("chat_id") or "",
+        "is_group": str(payload.get("chat_id") or "").endswith("@g.us"),
+        "text": payload.get("body") or "",
+        "reply_to": payload.get("replied_to_id") or None,
+        "timestamp": payload.get("timestamp"),
+        "media": next(
+            ({"kind": k, "detail": payload.get(key)} for key, k in _INBOUND_KINDS if payload.get(key)), None
+        ),
+    }
+
+
+def _phone_typed_message_store(*, device: Device, payload: dict[str, Any], gowa_id: str) -> Message | None:
+    if gowa_id and Message.objects.filter(device=device, gowa_message_id=gowa_id).exists():
+        return None  # one of ours, echoed back
+    kind = next((k for key, k in _INBOUND_KINDS if payload.get(key)), "text")
+    now = timezone.now()
+    message = Message.objects.create(
+        tenant_id=device.tenant_id,
+        device=device,
+        direction=Message.Direction.OUT,
+        type=kind,
+        recipient=_jid_user(str(payload.get("chat_id") or "")),
+        sender=device.phone,
+        status=Message.Status.SENT,
+        gowa_message_id=gowa_id,
+        original_payload_json=payload,
+        sent_at=now,
+    )
+    _history(message, "sent", now, "typed on the phone").save()
+    event_emit(
+        tenant_id=device.tenant_id,
+        type="message.out",
+        device_id=device.pk,
+        data={
+            "message_id": str(message.pk),
+            "gowa_message_id": gowa_id,
+            "type": kind,
+            "to": message.recipient,
+            "text": payload.get("body") or "",
+            "timestamp": payload.get("timestamp"),
+        },
+    )
     return message
 
 
@@ -714,6 +831,37 @@ def _mark_read(device: Device, gowa_id: str, chat: str) -> None:
         GowaClient(device.node).message_action(device.gowa_id, gowa_id, "read", {"phone": chat})
     except GowaError as exc:
         logger.info("Auto-read of %s failed: %s", gowa_id, exc)
+
+
+_MESSAGE_CHANGE_EVENTS = {
+    "message.reaction": "reacted_message_id",
+    "message.revoked": "revoked_message_id",
+    "message.edited": "original_message_id",
+}
+
+
+def _emit_message_change(*, device: Device, kind: str, payload: dict[str, Any]) -> None:
+    """GOWA's reaction/revoke/edit webhooks → the catalog's events, linked to our message if we have it."""
+    target = str(payload.get(_MESSAGE_CHANGE_EVENTS[kind]) or "")
+    ours = Message.objects.filter(device=device, gowa_message_id=target).values_list("pk", flat=True).first()
+    data: dict[str, Any] = {
+        "message_id": str(ours) if ours else None,
+        "gowa_message_id": target,
+        "from": _jid_user(str(payload.get("from") or "")),
+        "chat_id": payload.get("chat_id") or "",
+        "timestamp": payload.get("timestamp"),
+    }
+    if kind == "message.reaction":
+        data["emoji"] = payload.get("reaction") or ""
+    elif kind == "message.revoked":
+        data["revoked_from_me"] = bool(payload.get("revoked_from_me"))
+    else:
+        data["text"] = payload.get("body") or ""
+    with transaction.atomic():
+        if ours and kind == "message.revoked":
+            message = Message.objects.get(pk=ours)
+            _history(message, message.status, timezone.now(), "revoked by the sender").save()
+        event_emit(tenant_id=device.tenant_id, type=kind, device_id=device.pk, data=data)
 
 
 def device_for_gowa_event(event: GowaEvent) -> Device | None:

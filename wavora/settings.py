@@ -102,6 +102,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+elif env.bool("DB_POOL", default=True):
+    # Under ASGI every request may run in a new thread, so per-thread persistent connections leak;
+    # a psycopg pool per process bounds them (Django 5.1+; needs CONN_MAX_AGE = 0).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -274,6 +283,14 @@ URL_FETCH_MAX_REDIRECTS = env.int("URL_FETCH_MAX_REDIRECTS", default=3)
 ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
 
 PHONE_CHECK_CACHE_TTL_SECONDS = env.int("PHONE_CHECK_CACHE_TTL_SECONDS", default=24 * 3600)
+
+# Auto-reply: at most one reply per rule to the same sender on a device within this window
+# (a guard against reply loops with other bots).
+AUTO_REPLY_RATE_LIMIT_SECONDS = env.int("AUTO_REPLY_RATE_LIMIT_SECONDS", default=60)
+if AUTO_REPLY_RATE_LIMIT_SECONDS < 1:
+    raise environ.ImproperlyConfigured("AUTO_REPLY_RATE_LIMIT_SECONDS must be at least 1")
+# GET …/contacts syncs from GOWA first unless ?sync=false; a sync this recent makes it skip.
+CONTACTS_AUTO_SYNC_INTERVAL_SECONDS = env.int("CONTACTS_AUTO_SYNC_INTERVAL_SECONDS", default=60)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -65,7 +65,7 @@ class Stack:
             "PAIRING_POLL_INTERVAL_SECONDS": "0.3",
             "SEND_DEFAULT_INTERVAL_MS": "0",
             "SEND_RETRY_BASE_SECONDS": "1",
-            "DB_CONN_MAX_AGE": "0",
+            "DB_POOL_MAX_SIZE": "4",
             # The tests serve media from 127.0.0.1; the SSRF guard itself is tested in tests/media.
             "ALLOW_PRIVATE_URLS": "true",
             "PYTHONUNBUFFERED": "1",

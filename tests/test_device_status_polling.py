@@ -57,3 +57,35 @@ def test_a_device_paired_while_nobody_watched_is_picked_up_by_the_poll(
     assert device.status == Device.Status.CONNECTED
     assert device.phone == "6281299887766"
     assert device.jid == "6281299887766@s.whatsapp.net"
+
+
+def test_a_logged_out_device_emits_device_logged_out_and_emails_the_owner_to_rescan(
+    alice: Actor, make_device: Any, sim: Simulator, mailoutbox: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from webhooks.models import Event
+
+    device = make_device(alice, connected=True)
+    sim.control("POST", f"/_sim/devices/{device.pk}/logout")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _poll(device)
+
+    assert Event.objects.filter(device_id=device.pk, type="device.logged_out").exists()
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["alice@example.com"]
+    assert f"/api/v1/devices/{device.pk}/login-qr" in mailoutbox[0].body
+
+
+def test_a_disconnected_device_is_reconnected_automatically(
+    alice: Actor, make_device: Any, sim: Simulator
+) -> None:
+    from devices.services import device_try_reconnect
+
+    device = make_device(alice, connected=True)
+    sim.control("POST", f"/_sim/devices/{device.pk}/disconnect")
+    assert _poll(device).status == Device.Status.DISCONNECTED
+
+    reconnected = device_try_reconnect(device_id=device.pk, attempt=0)
+
+    assert reconnected is not None and reconnected.status == Device.Status.CONNECTED
+    assert reconnected.reconnect_attempts == 0

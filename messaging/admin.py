@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import GowaEvent, Message, MessageStatusChange
+from .models import AutoReplyRule, Contact, GowaEvent, Media, Message, MessageStatusChange
 
 
 class HistoryInline(admin.TabularInline):
@@ -36,3 +36,30 @@ class GowaEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "phone", "jid", "device", "tenant", "source", "last_seen_at"]
+    list_filter = ["source"]
+    search_fields = ["name", "phone", "jid", "tenant__name"]
+    list_select_related = ["device", "tenant"]
+    raw_id_fields = ["device", "tenant"]
+
+
+@admin.register(AutoReplyRule)
+class AutoReplyRuleAdmin(admin.ModelAdmin):
+    list_display = ["keyword", "match", "tenant", "device", "enabled", "priority", "reply_to_groups"]
+    list_filter = ["enabled", "match"]
+    search_fields = ["keyword", "tenant__name"]
+    list_select_related = ["device", "tenant"]
+    raw_id_fields = ["device", "tenant"]
+
+
+@admin.register(Media)
+class MediaAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "kind", "content_type", "size", "filename", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["id", "filename", "sha256", "tenant__name"]
+    list_select_related = ["tenant"]
+    raw_id_fields = ["tenant"]

@@ -201,3 +201,68 @@ class GowaEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"
+
+
+class Contact(models.Model):
+    """Someone a device has heard from (an inbound 1:1 message) or found in GOWA's contact list."""
+
+    class Source(models.TextChoices):
+        INBOUND = "inbound", "Inbound message"
+        SYNC = "sync", "Contact sync"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contacts")
+    device = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="contacts")
+    jid = models.CharField(
+        max_length=100, help_text="…@s.whatsapp.net, or …@lid when WhatsApp hides the number"
+    )
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="Digits; empty for a LID")
+    name = models.CharField(max_length=200, blank=True, default="", help_text="Push name or contact name")
+    source = models.CharField(max_length=10, choices=Source.choices, help_text="How we first learned of it")
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(help_text="Last inbound message (or the sync that found it)")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "t_contact"
+        ordering = ["-last_seen_at", "jid"]
+        constraints = [models.UniqueConstraint(fields=["device", "jid"], name="uniq_contact_device_jid")]
+        indexes = [models.Index(fields=["device", "-last_seen_at"], name="contact_device_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.phone or self.jid}"
+
+
+class AutoReplyRule(models.Model):
+    """Keyword → reply. Rules of one device or of all the tenant's devices (``device`` empty)."""
+
+    class Match(models.TextChoices):
+        EXACT = "exact", "Whole message equals the keyword"
+        CONTAINS = "contains", "Message contains the keyword"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="auto_reply_rules")
+    device = models.ForeignKey(
+        "devices.Device",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="auto_reply_rules",
+        help_text="Empty = every device of the tenant",
+    )
+    keyword = models.CharField(max_length=200, help_text="Matched case-insensitively")
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.CONTAINS)
+    reply = models.JSONField(help_text='A single-send body with its type, e.g. {"type": "text", "text": "…"}')
+    enabled = models.BooleanField(default=True)
+    priority = models.IntegerField(default=0, help_text="Higher first; ties: the older rule first")
+    reply_to_groups = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "m_auto_reply_rule"
+        ordering = ["-priority", "created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "enabled"], name="auto_reply_tenant_enabled")]
+
+    def __str__(self) -> str:
+        return f"{self.match} {self.keyword!r}"

@@ -769,6 +769,12 @@ def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message
                 "title": interaction["title"],
             },
         )
+    # The sender becomes a contact (contacts.new the first time) and a keyword rule may answer;
+    # the reply is queued by message_accept when this transaction commits. Neither raises.
+    from . import autoreply, contacts
+
+    contacts.capture_from_inbound(device=device, payload=payload, message=message)
+    autoreply.maybe_reply(device=device, message=message, payload=payload)
     if device.auto_read_enabled and gowa_id:
         transaction.on_commit(lambda: _mark_read(device, gowa_id, str(payload.get("chat_id") or chat)))
     return message

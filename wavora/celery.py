@@ -42,6 +42,11 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("messaging.tasks.purge_expired_idempotency_keys"),
         name="forget idempotency keys older than 24 h",
     )
+    sender.add_periodic_task(
+        settings.WEBHOOK_SWEEP_INTERVAL_SECONDS,
+        sender.signature("webhooks.tasks.sweep_webhooks"),
+        name="re-queue overdue webhook deliveries and lost fan-outs",
+    )
 
 
 app.autodiscover_tasks()

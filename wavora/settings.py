@@ -239,6 +239,8 @@ SPECTACULAR_SETTINGS = {
         "DeviceStatusEnum": "devices.models.Device.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",
         "MediaKindEnum": "messaging.models.Media.Kind",
+        "ContactSourceEnum": "messaging.models.Contact.Source",
+        "AutoReplyMatchEnum": "messaging.models.AutoReplyRule.Match",
     },
 }
 
@@ -291,6 +293,51 @@ if AUTO_REPLY_RATE_LIMIT_SECONDS < 1:
     raise environ.ImproperlyConfigured("AUTO_REPLY_RATE_LIMIT_SECONDS must be at least 1")
 # GET …/contacts syncs from GOWA first unless ?sync=false; a sync this recent makes it skip.
 CONTACTS_AUTO_SYNC_INTERVAL_SECONDS = env.int("CONTACTS_AUTO_SYNC_INTERVAL_SECONDS", default=60)
+
+# Tenant webhooks: each POST is capped at WEBHOOK_TIMEOUT_SECONDS; a failed delivery is retried with
+# exponential back-off (10 s, 30 s, 1 min … 4 h) for WEBHOOK_RETRY_WINDOW_HOURS, then marked failed;
+# an endpoint failing every delivery for WEBHOOK_DISABLE_AFTER_DAYS is disabled and its owners told.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_WINDOW_HOURS = env.float("WEBHOOK_RETRY_WINDOW_HOURS", default=24.0)
+WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=3.0)
+# After a secret rotation the previous secret keeps signing (X-Webhook-Signature-Previous) this long.
+WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24.0)
+# The sweeper (Celery beat) re-queues deliveries overdue by more than WEBHOOK_SWEEP_GRACE_SECONDS
+# and fans out events up to WEBHOOK_FANOUT_LOOKBACK_HOURS old whose fan-out task was lost.
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=30.0)
+WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=30)
+WEBHOOK_FANOUT_LOOKBACK_HOURS = env.int("WEBHOOK_FANOUT_LOOKBACK_HOURS", default=48)
+# Retries further away than this are not parked in Redis as countdown tasks (which Redis hands out
+# again after CELERY_VISIBILITY_TIMEOUT); the sweeper queues them when they are due.
+WEBHOOK_MAX_COUNTDOWN_SECONDS = env.int("WEBHOOK_MAX_COUNTDOWN_SECONDS", default=600)
+for _name in (
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "WEBHOOK_RETRY_WINDOW_HOURS",
+    "WEBHOOK_DISABLE_AFTER_DAYS",
+    "WEBHOOK_SWEEP_INTERVAL_SECONDS",
+    "WEBHOOK_FANOUT_LOOKBACK_HOURS",
+):
+    if globals()[_name] <= 0:
+        raise environ.ImproperlyConfigured(f"{_name} must be positive")
+if WEBHOOK_SECRET_GRACE_HOURS < 0 or WEBHOOK_SWEEP_GRACE_SECONDS < 0:
+    raise environ.ImproperlyConfigured(
+        "WEBHOOK_SECRET_GRACE_HOURS and WEBHOOK_SWEEP_GRACE_SECONDS must be >= 0"
+    )
+if not 0 <= WEBHOOK_MAX_COUNTDOWN_SECONDS < CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise environ.ImproperlyConfigured(
+        "WEBHOOK_MAX_COUNTDOWN_SECONDS must be below CELERY_VISIBILITY_TIMEOUT"
+    )
+# The OpenAPI schema names the delivery status enum apart from the device and message ones.
+_enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+assert isinstance(_enum_names, dict)
+_enum_names["WebhookDeliveryStatusEnum"] = "webhooks.models.WebhookDelivery.Status"
+
+# Email (webhook-disabled and re-scan notices), e.g. smtp+tls://user:password@smtp.example.com:587.
+# Tests use Django's in-memory outbox whatever this says.
+vars().update(
+    env.email_url("EMAIL_URL", default="smtp://localhost:25" if IS_PRODUCTION else "consolemail://")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Wavora <no-reply@wavora.local>")
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

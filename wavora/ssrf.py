@@ -386,3 +386,95 @@ def _filename(response: http.client.HTTPResponse, url: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(char for char in name if char.isprintable()).strip()
     return name[-255:] or "download"
+
+
+# --- outbound POST (tenant webhooks) ---------------------------------------------------------
+@dataclass(frozen=True)
+class Posted:
+    status: int
+    excerpt: bytes  # the first bytes of the answer, at most ``excerpt_bytes``; the rest is not read
+
+
+def post(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    excerpt_bytes: int = 1024,
+    field: str = "url",
+) -> Posted:
+    """POSTs ``body`` to a tenant's URL with the guard of ``fetch``: the host is resolved once,
+    every address checked, and the socket pinned to one of them (no DNS rebinding).
+
+    Redirects are not followed — the 3xx is the answer. ``timeout`` caps the whole exchange
+    (connect, send, status line, excerpt). Raises ``UnsafeUrl`` when the URL is refused and
+    ``UrlFetchFailed`` when the server could not be reached or did not answer in time."""
+    deadline = time.monotonic() + timeout
+    target = _resolve(url, field)
+    expired = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def expire() -> None:
+        expired.set()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    watchdog.daemon = True
+    watchdog.start()
+    connection: _PinnedConnection | None = None
+    try:
+        sock = _connect(target, deadline=deadline, sockets=sockets)
+        connection = _PinnedConnection(target, sock)
+        connection.putrequest("POST", target.request_path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.putheader("Connection", "close")
+        connection.endheaders(body)
+        response = connection.getresponse()
+        try:
+            excerpt = _read_excerpt(response, limit=excerpt_bytes)
+        except (OSError, http.client.HTTPException):
+            excerpt = b""  # the status line arrived: that is the answer; the body is a courtesy
+        finally:
+            response.close()
+        return Posted(status=response.status, excerpt=excerpt)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _post_failure(exc, target=target, expired=expired, timeout=timeout, field=field)
+    finally:
+        watchdog.cancel()
+        if connection is not None:
+            connection.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _read_excerpt(response: http.client.HTTPResponse, *, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    while received < limit and (chunk := response.read1(limit - received)):
+        chunks.append(chunk)
+        received += len(chunk)
+    return b"".join(chunks)
+
+
+def _post_failure(
+    exc: BaseException, *, target: _Target, expired: threading.Event, timeout: float, field: str
+) -> UrlFetchFailed:
+    logger.info("POST to host %s failed: %s", target.host, exc.__class__.__name__)
+    if expired.is_set() or isinstance(exc, TimeoutError):
+        return UrlFetchFailed(f"{target.host} did not answer within {timeout:g} s.", field=field)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return UrlFetchFailed(f"the TLS certificate of {target.host} could not be verified.", field=field)
+    if isinstance(exc, ssl.SSLError):
+        return UrlFetchFailed(f"the TLS handshake with {target.host} failed.", field=field)
+    if isinstance(exc, ConnectionRefusedError):
+        return UrlFetchFailed(f"{target.host} refused the connection.", field=field)
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return UrlFetchFailed(f"{target.host} closed the connection without answering.", field=field)
+    if isinstance(exc, http.client.HTTPException):
+        return UrlFetchFailed(f"{target.host} did not answer with valid HTTP.", field=field)
+    return UrlFetchFailed(f"could not connect to {target.host}.", field=field)

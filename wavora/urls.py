@@ -4,11 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import apis as devices
 from messaging import apis as messaging
+from messaging import autoreply_apis as autoreplies
+from messaging import contacts_apis as contacts
 from messaging import media_apis as media
 from messaging import read_apis as reads
 from messaging.types import TYPES as SEND_TYPES
 from messaging.views import gowa_callback
 from tenants import apis as tenants
+from webhooks import apis as webhooks
 
 from . import health
 
@@ -25,6 +28,8 @@ api_v1 = [
     path("devices/<str:device_id>/login-code", devices.DeviceLoginCodeApi.as_view()),
     path("devices/<str:device_id>/reconnect", devices.DeviceReconnectApi.as_view()),
     path("devices/<str:device_id>/logout", devices.DeviceLogoutApi.as_view()),
+    path("devices/<str:device_id>/contacts", contacts.DeviceContactListApi.as_view()),
+    path("devices/<str:device_id>/contacts/sync", contacts.DeviceContactSyncApi.as_view()),
     path("devices/<str:device_id>/chats", reads.DeviceChatListApi.as_view()),
     path("devices/<str:device_id>/chats/<str:jid>/messages", reads.DeviceChatMessageListApi.as_view()),
     *[path(f"messages/{name}", messaging.send_view(name)) for name in SEND_TYPES],
@@ -39,6 +44,15 @@ api_v1 = [
     path("message-logs", reads.MessageLogListApi.as_view()),
     path("phone/validate", reads.PhoneValidateApi.as_view()),
     path("phone/cache", reads.PhoneCacheApi.as_view()),
+    path("webhooks", webhooks.WebhookListCreateApi.as_view()),
+    path("webhooks/test", webhooks.WebhookTestApi.as_view()),
+    path("webhooks/deliveries/<uuid:delivery_id>", webhooks.WebhookDeliveryDetailApi.as_view()),
+    path("webhooks/deliveries/<uuid:delivery_id>/redeliver", webhooks.WebhookRedeliverApi.as_view()),
+    path("webhooks/<uuid:webhook_id>", webhooks.WebhookDetailApi.as_view()),
+    path("webhooks/<uuid:webhook_id>/rotate-secret", webhooks.WebhookRotateSecretApi.as_view()),
+    path("webhooks/<uuid:webhook_id>/deliveries", webhooks.WebhookDeliveryListApi.as_view()),
+    path("auto-replies", autoreplies.AutoReplyListCreateApi.as_view()),
+    path("auto-replies/<str:rule_id>", autoreplies.AutoReplyDetailApi.as_view()),
 ]
 
 urlpatterns = [

@@ -147,6 +147,24 @@ class Stack:
 
         wait_until(lambda: app.control.ping(timeout=0.5), timeout=40, what="Celery worker")
 
+    def wait_until_idle(self) -> None:
+        """Let the worker finish what the test set off (receipts, fan-out) before the database flush
+        that ends the test, which would otherwise race it (and deadlock on TRUNCATE)."""
+        from messaging.models import GowaEvent
+        from wavora.celery import app
+
+        self.sim.control("POST", "/_sim/reset")  # no more simulated receipts
+
+        def idle() -> bool:
+            if GowaEvent.objects.filter(status=GowaEvent.Status.RECEIVED).exists():
+                return False
+            inspect = app.control.inspect(timeout=0.5)
+            busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+            return not any(busy)
+
+        if any(name.startswith("worker") for name in self.procs):
+            wait_until(idle, timeout=30, what="the worker to be idle")
+
     def stop(self) -> None:
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
@@ -181,6 +199,7 @@ def stack(stack_processes: Stack, transactional_db: None, request: pytest.Fixtur
     yield stack_processes
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         print(stack_processes.logs())
+    stack_processes.wait_until_idle()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

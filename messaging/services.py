@@ -735,9 +735,11 @@ def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message
         interactive_resolve(device=device, chat=chat, text=body) if kind == "text" and body else None
     )
     now = timezone.now()
+    media = _fetch_inbound_media(device=device, payload=payload, kind=kind)
     message = Message.objects.create(
         tenant_id=device.tenant_id,
         device=device,
+        media=media,
         direction=Message.Direction.IN,
         type=kind,
         recipient=device.phone or device.jid,
@@ -780,6 +782,30 @@ def inbound_message_store(*, device: Device, payload: dict[str, Any]) -> Message
     return message
 
 
+_MEDIA_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "file", "sticker": "sticker"}
+
+
+def _fetch_inbound_media(*, device: Device, payload: dict[str, Any], kind: str) -> Media | None:
+    """With GOWA's auto-download, media arrives as a path under its public ``/statics/``: fetch it
+    from the node and keep it in our storage (GOWA's copy is not ours to keep). Without it, only
+    WhatsApp's encrypted CDN URL is given, which stays in the stored payload."""
+    from messaging import media as media_lib
+
+    if kind not in _MEDIA_KINDS:
+        return None
+    part = next((payload.get(key) for key, k in _INBOUND_KINDS if k == kind and payload.get(key)), None)
+    path = part if isinstance(part, str) else (part.get("path") if isinstance(part, dict) else None)
+    if not path or "statics/" not in str(path):
+        return None
+    try:
+        content = GowaClient(device.node).fetch_static(str(path))
+        filename = (part.get("filename") if isinstance(part, dict) else None) or str(path).rsplit("/", 1)[-1]
+        return media_lib.media_store(tenant=device.tenant, content=content, filename=filename, kind=None)
+    except (GowaError, WavoraError) as exc:
+        logger.warning("Could not keep inbound media %s of device %s: %s", path, device.pk, exc)
+        return None
+
+
 def _inbound_event_data(message: Message, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "message_id": str(message.pk),
@@ -792,10 +818,22 @@ def _inbound_event_data(message: Message, payload: dict[str, Any]) -> dict[str, 
         "text": payload.get("body") or "",
         "reply_to": payload.get("replied_to_id") or None,
         "timestamp": payload.get("timestamp"),
-        "media": next(
-            ({"kind": k, "detail": payload.get(key)} for key, k in _INBOUND_KINDS if payload.get(key)), None
-        ),
+        "media": _inbound_media_data(message, payload),
     }
+
+
+def _inbound_media_data(message: Message, payload: dict[str, Any]) -> dict[str, Any] | None:
+    if message.media is not None:
+        media = message.media
+        return {
+            "media_id": str(media.pk),
+            "kind": media.kind,
+            "content_type": media.content_type,
+            "size": media.size,
+        }
+    return next(
+        ({"kind": k, "detail": payload.get(key)} for key, k in _INBOUND_KINDS if payload.get(key)), None
+    )
 
 
 def _phone_typed_message_store(*, device: Device, payload: dict[str, Any], gowa_id: str) -> Message | None:

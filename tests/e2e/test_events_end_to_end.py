@@ -121,3 +121,23 @@ def test_a_tenant_never_sees_another_tenants_events_on_the_websocket(stack: Stac
         time.sleep(1)
         with pytest.raises(TimeoutError):
             charlie_ws.recv(timeout=1)
+
+
+def test_inbound_media_is_fetched_from_gowa_and_kept_in_our_storage(stack: Stack) -> None:
+    from messaging import media as media_lib
+
+    api_key, headers = _create_tenant_and_node(stack)
+    device_id = _connected_device(stack, api_key, headers)
+
+    stack.sim.control(
+        "POST",
+        f"/_sim/devices/{device_id}/inbound",
+        json={"from": "6281277770003", "image": {"caption": "Bukti"}},
+    )
+
+    wait_until(lambda: _events(device_id, "message.in"), what="the inbound image")
+    data = _events(device_id, "message.in")[0].data
+    assert data["type"] == "image" and data["text"] == "Bukti"
+    message = Message.objects.get(pk=data["message_id"])
+    assert message.media is not None and str(message.media.pk) == data["media"]["media_id"]
+    assert len(media_lib.media_read(message.media)) == message.media.size > 0

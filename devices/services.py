@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.mail import send_mail
 from django.db import transaction
@@ -24,6 +25,8 @@ from .models import Device, GowaNode
 from .selectors import node_with_most_room
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SETTINGS_FIELDS = ("auto_read_enabled", "typing_enabled", "auto_reply_enabled", "send_interval_ms")
 COUNTER_FIELDS = (
@@ -159,21 +162,26 @@ def _already_connected() -> WavoraError:
     )
 
 
-def device_login_qr(*, device: Device) -> QrLogin:
+def _start_login(device: Device, login: Callable[[GowaClient], T], action: str) -> T:
+    """Runs a GOWA login call, re-creating a slot the node lost; refuses a device already linked."""
     if device.status == Device.Status.CONNECTED:
         raise _already_connected()
     client = GowaClient(device.node)
     try:
         try:
-            qr = client.login_qr(device.gowa_id)
+            return login(client)
         except GowaDeviceMissing:
             _ensure_slot(client, device)
-            qr = client.login_qr(device.gowa_id)
+            return login(client)
     except GowaError as exc:
         if exc.code == "ALREADY_LOGGED_IN":
             device_sync_from_gowa(device=device)
             raise _already_connected()
-        raise _upstream(exc, "start the QR login")
+        raise _upstream(exc, action)
+
+
+def device_login_qr(*, device: Device) -> QrLogin:
+    qr = _start_login(device, lambda client: client.login_qr(device.gowa_id), "start the QR login")
     now = timezone.now()
     with transaction.atomic():
         _set_status(
@@ -189,20 +197,9 @@ def device_login_qr(*, device: Device) -> QrLogin:
 
 
 def device_login_code(*, device: Device, phone: str) -> str:
-    if device.status == Device.Status.CONNECTED:
-        raise _already_connected()
-    client = GowaClient(device.node)
-    try:
-        try:
-            code = client.login_code(device.gowa_id, phone)
-        except GowaDeviceMissing:
-            _ensure_slot(client, device)
-            code = client.login_code(device.gowa_id, phone)
-    except GowaError as exc:
-        if exc.code == "ALREADY_LOGGED_IN":
-            device_sync_from_gowa(device=device)
-            raise _already_connected()
-        raise _upstream(exc, "create a pairing code")
+    code = _start_login(
+        device, lambda client: client.login_code(device.gowa_id, phone), "create a pairing code"
+    )
     now = timezone.now()
     with transaction.atomic():
         _set_status(

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .principal import ALL_SCOPES
+
 
 class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -52,21 +54,7 @@ class Membership(models.Model):
 class ApiKey(models.Model):
     """A secret shown once; only its SHA-256 and a short prefix are kept."""
 
-    SCOPES = (
-        "devices:read",
-        "devices:write",
-        "messages:send",
-        "messages:read",
-        "webhooks:read",
-        "webhooks:write",
-        "campaigns:read",
-        "campaigns:write",
-        "contacts:read",
-        "autoreply:write",
-        "billing:read",
-        "billing:write",
-        "keys:write",
-    )
+    SCOPES = tuple(sorted(ALL_SCOPES))
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -65,10 +65,55 @@ def _workers() -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+class _CheckOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField()
+    detail = serializers.JSONField(help_text="Vendor, queue depths or the error")
+
+
+class _NodeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    active = serializers.BooleanField()
+    capacity = serializers.IntegerField()
+    devices = serializers.IntegerField()
+    reachable = serializers.BooleanField()
+
+
+HealthDetailedOutput = inline_serializer(
+    name="HealthDetailedOutput",
+    fields={
+        "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+        "uptime_seconds": serializers.IntegerField(),
+        "database": _CheckOutput(),
+        "redis": inline_serializer(
+            name="HealthRedisOutput",
+            fields={
+                "ok": serializers.BooleanField(),
+                "latency_ms": serializers.FloatField(),
+                "queue_depths": serializers.DictField(child=serializers.IntegerField(), allow_null=True),
+            },
+        ),
+        "celery": inline_serializer(
+            name="HealthCeleryOutput",
+            fields={
+                "ok": serializers.BooleanField(),
+                "workers": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+        "gowa_nodes": _NodeOutput(many=True),
+        "devices_by_status": serializers.DictField(child=serializers.IntegerField()),
+        "memory": inline_serializer(
+            name="HealthMemoryOutput", fields={"max_rss_kb": serializers.IntegerField()}
+        ),
+    },
+)
+
+
 class HealthDetailedApi(ApiView):
     permission_classes = [IsPlatformAdmin]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="Platform admins only.")
+    @extend_schema(responses={200: HealthDetailedOutput}, description="Platform admins only.")
     def get(self, request: Request) -> Response:
         database = _timed(_database)
         redis = _timed(_redis)

@@ -2768,6 +2768,9 @@ class Api:
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
     server: GowaSimulatorServer
     protocol_version = "HTTP/1.1"  # keep-alive like Fiber; every response carries Content-Length
+    # Headers and body go out in separate writes; without TCP_NODELAY the body waits ~40 ms for the
+    # client's delayed ACK on keep-alive connections (Go, like real GOWA, disables Nagle by default).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve()

@@ -19,6 +19,8 @@ to ``bench/results/latest.json``; the processes' logs go to ``bench/results/logs
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +121,15 @@ class Proc:
         self.name = name
         self.log_path = LOG_DIR / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -155,8 +165,15 @@ class Proc:
 
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> str:
     """Runs ``manage.py <args>`` to completion and returns its stdout."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True,
-                            text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if result.returncode != 0:
         command = " ".join(args[:2])
         raise RuntimeError(f"manage.py {command} failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -182,8 +199,8 @@ def proc_table() -> dict[int, ProcStat]:
             raw = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1: raw.rindex(")")]
-        rest = raw[raw.rindex(")") + 2:].split()
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
         ticks = int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
         table[int(entry)] = ProcStat(ppid=int(rest[1]), comm=comm, cpu=ticks / CLK_TCK)
     return table
@@ -240,8 +257,9 @@ class PhaseMeter:
 
         def sample_sessions() -> None:
             while not stop.wait(0.2):
-                row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                   (BENCH_DB,)).fetchone()
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (BENCH_DB,)
+                ).fetchone()
                 peak[0] = max(peak[0], int(row[0]) if row else 0)
 
         sampler = threading.Thread(target=sample_sessions, daemon=True)
@@ -296,7 +314,10 @@ class LoadResult:
 
 
 def run_load(
-    *, total: int, concurrency: int, make_session: Callable[[], requests.Session],
+    *,
+    total: int,
+    concurrency: int,
+    make_session: Callable[[], requests.Session],
     send: Callable[[requests.Session, int], requests.Response],
 ) -> LoadResult:
     """``total`` requests from ``concurrency`` threads, each with its own keep-alive session."""
@@ -339,8 +360,12 @@ def run_load(
     wall = time.perf_counter() - started
     if any(thread.is_alive() for thread in threads):
         raise RuntimeError("load threads did not finish within 600 s")
-    return LoadResult(wall_seconds=wall, latencies_ms=[x for part in latencies for x in part],
-                      statuses=statuses, error_samples=samples)
+    return LoadResult(
+        wall_seconds=wall,
+        latencies_ms=[x for part in latencies for x in part],
+        statuses=statuses,
+        error_samples=samples,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -369,6 +394,8 @@ class Bench:
             "REDIS_URL": self.redis_url,
             "GOWA_CALLBACK_BASE_URL": self.web_url,
             "API_RATE_LIMIT_PER_MINUTE": "100000000",
+            # The webhook phase's receiver listens on 127.0.0.1.
+            "ALLOW_PRIVATE_URLS": "true",
             "STATIC_ROOT": str(static_root),
             "MEDIA_ROOT": str(RESULTS_DIR / "media"),
             "PYTHONUNBUFFERED": "1",
@@ -380,11 +407,13 @@ class Bench:
         self.device_id = ""
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self.results: dict[str, Any] = {}
-        self.meter = PhaseMeter({
-            "web (uvicorn)": lambda: self._pid("web"),
-            "celery worker": lambda: self._pid("worker"),
-            "GOWA simulator": lambda: self._pid("simulator"),
-        })
+        self.meter = PhaseMeter(
+            {
+                "web (uvicorn)": lambda: self._pid("web"),
+                "celery worker": lambda: self._pid("worker"),
+                "GOWA simulator": lambda: self._pid("simulator"),
+            }
+        )
 
     def _pid(self, name: str) -> int | None:
         proc = self.procs.get(name)
@@ -409,11 +438,17 @@ class Bench:
 
     # --- helpers -------------------------------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, expect: int = 200) -> dict[str, Any]:
-        response = requests.request(method, self.web_url + path, json=body, timeout=30,
-                                    headers={"Authorization": f"Bearer {self.api_key}"})
+        response = requests.request(
+            method,
+            self.web_url + path,
+            json=body,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+        )
         if response.status_code != expect:
-            raise RuntimeError(f"{method} {path} → {response.status_code} (expected {expect}): "
-                               f"{response.text[:500]}")
+            raise RuntimeError(
+                f"{method} {path} → {response.status_code} (expected {expect}): {response.text[:500]}"
+            )
         data = response.json()["data"]
         assert isinstance(data, dict)
         return data
@@ -444,9 +479,16 @@ class Bench:
         settings = self.results["settings"]
         stock = self.args.sim_stock
         sim_argv = [sys.executable, *(["manage.py", "gowa_simulator"] if stock else ["-c", SIM_LAUNCHER])]
-        sim_argv += ["--host", "127.0.0.1", "--port", self.sim_url.rsplit(":", 1)[1],
-                     "--basic-auth", ":".join(self.sim_auth),
-                     "--ack-delivered-after-ms=-1", "--ack-read-after-ms=-1"]
+        sim_argv += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            self.sim_url.rsplit(":", 1)[1],
+            "--basic-auth",
+            ":".join(self.sim_auth),
+            "--ack-delivered-after-ms=-1",
+            "--ack-read-after-ms=-1",
+        ]
         settings["simulator"] = "manage.py gowa_simulator (stock)" if stock else "simulator + TCP_NODELAY"
         log(f"GOWA simulator at {self.sim_url}: {settings['simulator']}, receipt webhooks disabled")
         sim = self.start("simulator", sim_argv)
@@ -457,33 +499,75 @@ class Bench:
         settings["db_pool_max_size"] = self.env.get("DB_POOL_MAX_SIZE", "10 (default)")
         settings["db_conn_max_age"] = self.env.get("DB_CONN_MAX_AGE", "60 (default, used when DB_POOL=false)")
         log(f"uvicorn --workers {workers} at {self.web_url}; DB_POOL={db_pool}")
-        web = self.start("web", [
-            sys.executable, "-m", "uvicorn", "wavora.asgi:application", "--host", "127.0.0.1",
-            "--port", self.web_url.rsplit(":", 1)[1], "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning", "--lifespan", "off",
-        ])
+        web = self.start(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "wavora.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                self.web_url.rsplit(":", 1)[1],
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--lifespan",
+                "off",
+            ],
+        )
 
-        out = manage(self.env, "createtenant", "--name", "Bench", "--owner-email", "bench@example.com",
-                     f"--owner-password={secrets.token_urlsafe(16)}", "--json")
+        out = manage(
+            self.env,
+            "createtenant",
+            "--name",
+            "Bench",
+            "--owner-email",
+            "bench@example.com",
+            f"--owner-password={secrets.token_urlsafe(16)}",
+            "--json",
+        )
         self.api_key = json.loads(out.strip().splitlines()[-1])["api_key"]
-        manage(self.env, "addgowanode", "--name", "bench-sim", "--base-url", self.sim_url,
-               "--basic-auth", ":".join(self.sim_auth), "--capacity", "100", "--json")
-        manage(self.env, "shell", "-c",
-               "from billing.models import Plan; Plan.objects.filter(code='free').update(message_quota=0)")
+        manage(
+            self.env,
+            "addgowanode",
+            "--name",
+            "bench-sim",
+            "--base-url",
+            self.sim_url,
+            "--basic-auth",
+            ":".join(self.sim_auth),
+            "--capacity",
+            "100",
+            "--json",
+        )
+        manage(
+            self.env,
+            "shell",
+            "-c",
+            "from billing.models import Plan; Plan.objects.filter(code='free').update(message_quota=0)",
+        )
         wait_until(lambda: sim.up(self.sim_url + "/health"), timeout=30, what="simulator")
         wait_until(lambda: web.up(self.web_url + "/health"), timeout=60, what="web server")
 
         self.device_id = str(self.api("POST", "/api/v1/devices", {"name": "bench"}, expect=201)["id"])
-        scan = requests.post(f"{self.sim_url}/_sim/devices/{self.device_id}/scan",
-                             json={"phone": "6281299990000"}, timeout=10)
+        scan = requests.post(
+            f"{self.sim_url}/_sim/devices/{self.device_id}/scan", json={"phone": "6281299990000"}, timeout=10
+        )
         scan.raise_for_status()
         device = self.api("POST", f"/api/v1/devices/{self.device_id}/reconnect", {})
         if device.get("status") != "connected":
             raise RuntimeError(f"device did not connect after scan + reconnect: {device}")
         self.api("PATCH", f"/api/v1/devices/{self.device_id}", {"send_interval_ms": 0})
         detail = self.api("GET", f"/api/v1/devices/{self.device_id}")
-        checks = {"status": detail["status"], "send_interval_ms": detail["settings"]["send_interval_ms"],
-                  "plan": detail["plan"]}
+        checks = {
+            "status": detail["status"],
+            "send_interval_ms": detail["settings"]["send_interval_ms"],
+            "plan": detail["plan"],
+        }
         if checks["send_interval_ms"] != 0 or (detail["plan"] or {}).get("message_quota") != 0:
             raise RuntimeError(f"limits were not lifted: {checks}")
         log(f"device {self.device_id} connected; pacing 0 ms, quota unlimited, API rate limit 100M/min")
@@ -498,8 +582,12 @@ class Bench:
         n, concurrency, warmup = self.args.messages, self.args.concurrency, self.args.warmup
         device_url = f"{self.web_url}/api/v1/devices/{self.device_id}"
         log(f"warm-up: {warmup} GET /api/v1/devices/{{id}}")
-        warm = run_load(total=warmup, concurrency=concurrency, make_session=self._api_session,
-                        send=lambda session, _: session.get(device_url, timeout=30))
+        warm = run_load(
+            total=warmup,
+            concurrency=concurrency,
+            make_session=self._api_session,
+            send=lambda session, _: session.get(device_url, timeout=30),
+        )
         if warm.statuses != {"200": warmup}:
             raise RuntimeError(f"warm-up failed: {warm.statuses} {warm.error_samples}")
 
@@ -524,8 +612,10 @@ class Bench:
             phase["db_accept_rate_per_second"] = round((phase["db_pending"] - 1) / span, 1)
         self.results["api_accept"] = phase
         if not phase["ok"]:
-            raise RuntimeError(f"no message was accepted: {phase['statuses']}, e.g. "
-                               f"{load.error_samples[:1]}; see {LOG_DIR / 'web.log'}")
+            raise RuntimeError(
+                f"no message was accepted: {phase['statuses']}, e.g. "
+                f"{load.error_samples[:1]}; see {LOG_DIR / 'web.log'}"
+            )
         if phase["errors"]:
             log(f"WARNING: {phase['errors']} responses were not 202, e.g. {load.error_samples[:1]}")
         if phase["db_pending"] != phase["ok"] or queued != phase["ok"]:
@@ -534,9 +624,24 @@ class Bench:
     def worker_phase(self) -> None:
         expected = self.results["api_accept"]["db_pending"]
         pool, concurrency = self.args.pool, self.args.worker_concurrency
-        argv = [sys.executable, "-m", "celery", "-A", "wavora", "worker", "-Q", "sends,default",
-                "--pool", pool, "--concurrency", str(concurrency), "--loglevel", "INFO",
-                "-n", f"bench-{os.getpid()}@%h"]
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wavora",
+            "worker",
+            "-Q",
+            "sends,default",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ]
         log(f"worker: celery --pool {pool} --concurrency {concurrency}; waiting for {expected} sends")
         phase: dict[str, Any] = {"pool": pool, "concurrency": concurrency, "queues": "sends,default"}
         spawned_at = datetime.now(UTC)
@@ -554,8 +659,9 @@ class Bench:
             wall = time.perf_counter() - started
         self.stop("worker")
         sent = counts.get("sent", 0)
-        phase.update(statuses=counts, sent=sent, failed=counts.get("failed", 0),
-                     wall_seconds_incl_boot=round(wall, 2))
+        phase.update(
+            statuses=counts, sent=sent, failed=counts.get("failed", 0), wall_seconds_incl_boot=round(wall, 2)
+        )
         if sent < expected:
             log(f"WARNING: only {sent}/{expected} sent within {self.args.send_timeout} s: {counts}")
         first, last, distinct_ids = self.sql(
@@ -603,6 +709,162 @@ class Bench:
         phase.update(load.summary(200))
         self.results["raw_gowa_baseline"] = phase
 
+    def batch_phase(self) -> None:
+        """Messages accepted per second through POST /messages/batch (1000 items a request)."""
+        batches, size = self.args.batches, 1000
+        url = self.web_url + "/api/v1/messages/batch"
+        before = self.sql("SELECT count(*) FROM t_message")[0][0]
+
+        def send(session: requests.Session, index: int) -> requests.Response:
+            items = [
+                {
+                    "type": "text",
+                    "device_id": self.device_id,
+                    "to": recipient(index * size + i),
+                    "text": f"Batch {i}",
+                }
+                for i in range(size)
+            ]
+            return session.post(url, json=items, timeout=120)
+
+        log(f"batch accept: {batches} x POST /api/v1/messages/batch of {size} items from 2 threads")
+        phase: dict[str, Any] = {"batches": batches, "items_per_batch": size, "concurrency": 2}
+        with self.meter.measure(phase):
+            load = run_load(total=batches, concurrency=2, make_session=self._api_session, send=send)
+        phase.update(load.summary(202))
+        accepted = self.sql("SELECT count(*) FROM t_message")[0][0] - before
+        phase["messages_accepted"] = accepted
+        phase["messages_per_second"] = round(accepted / load.wall_seconds, 1) if load.wall_seconds else None
+        single = self.results["api_accept"].get("per_second")
+        if single and phase["messages_per_second"]:
+            phase["vs_single_send"] = round(phase["messages_per_second"] / single, 1)
+        self.results["batch_accept"] = phase
+
+    def gowa_ingest_phase(self) -> None:
+        """Signed GOWA webhooks stored and acknowledged per second at /webhooks/gowa/<node>/."""
+        n, concurrency = self.args.messages, self.args.concurrency
+        node_id, secret = self.sql("SELECT id, webhook_secret FROM m_gowa_node LIMIT 1")[0]
+        url = f"{self.web_url}/webhooks/gowa/{node_id}/"
+
+        def send(session: requests.Session, index: int) -> requests.Response:
+            body = json.dumps(
+                {
+                    "event": "message.ack",
+                    "device_id": "6281299990000@s.whatsapp.net",
+                    "session_id": self.device_id,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "payload": {
+                        "ids": [f"3EB0BENCH{index:012d}"],
+                        "chat_id": "628120000@s.whatsapp.net",
+                        "receipt_type": "delivered",
+                        "receipt_type_description": "delivered",
+                    },
+                }
+            ).encode()
+            signature = "sha256=" + hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
+            return session.post(
+                url,
+                data=body,
+                timeout=30,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+            )
+
+        log(f"GOWA webhook ingestion: {n} signed message.ack POSTs from {concurrency} threads")
+        phase: dict[str, Any] = {"concurrency": concurrency}
+        with self.meter.measure(phase):
+            load = run_load(total=n, concurrency=concurrency, make_session=requests.Session, send=send)
+        phase.update(load.summary(200))
+        phase["stored"] = self.sql("SELECT count(*) FROM t_gowa_event WHERE event = 'message.ack'")[0][0]
+        self.results["gowa_webhook_ingest"] = phase
+
+    def webhook_delivery_phase(self) -> None:
+        """Tenant webhook deliveries per second from one worker to a local receiver answering 204."""
+        n = self.args.events
+        received = [0]
+        lock = threading.Lock()
+
+        class Receiver(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    received[0] += 1
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            self.api(
+                "POST",
+                "/api/v1/webhooks",
+                {"url": f"http://127.0.0.1:{server.server_address[1]}/hook"},
+                expect=201,
+            )
+            log(f"tenant webhooks: emitting {n} events, then one worker (-Q webhooks) delivers them")
+            manage(
+                self.env,
+                "shell",
+                "-c",
+                "from django.db import transaction\n"
+                "from tenants.models import Tenant\n"
+                "from webhooks.events import event_emit\n"
+                "tenant = Tenant.objects.get(name='Bench')\n"
+                "with transaction.atomic():\n"
+                f"    for i in range({n}):\n"
+                "        event_emit(tenant_id=tenant.pk, type='message.in', data={'text': f'bench {i}'})\n",
+                timeout=300,
+            )
+            phase: dict[str, Any] = {
+                "events": n,
+                "pool": "threads",
+                "concurrency": self.args.worker_concurrency,
+            }
+            argv = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "wavora",
+                "worker",
+                "-Q",
+                "webhooks",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(self.args.worker_concurrency),
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"bench-hooks-{os.getpid()}@%h",
+            ]
+            with self.meter.measure(phase):
+                worker = self.start("worker", argv)
+                deadline = time.perf_counter() + self.args.send_timeout
+                done = 0
+                while time.perf_counter() < deadline:
+                    worker.check_alive()
+                    done = self.sql("SELECT count(*) FROM t_webhook_delivery WHERE status = 'succeeded'")[0][
+                        0
+                    ]
+                    if done >= n:
+                        break
+                    time.sleep(0.2)
+            self.stop("worker")
+        finally:
+            server.shutdown()
+        first, last = self.sql("SELECT min(delivered_at), max(delivered_at) FROM t_webhook_delivery")[0]
+        phase.update(succeeded=done, receiver_saw=received[0])
+        if done > 1 and first and last and last > first:
+            phase["per_second"] = round((done - 1) / (last - first).total_seconds(), 1)
+        self.results["webhook_delivery"] = phase
+
     def environment(self) -> dict[str, Any]:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
         models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
@@ -614,17 +876,21 @@ class Bench:
 
         def git(*args: str) -> str:
             try:
-                return subprocess.run(["git", *args], cwd=BASE_DIR, capture_output=True, text=True,
-                                      check=False, timeout=10).stdout.strip()
+                return subprocess.run(
+                    ["git", *args], cwd=BASE_DIR, capture_output=True, text=True, check=False, timeout=10
+                ).stdout.strip()
             except OSError:
                 return ""
 
         return {
-            "cpus": os.cpu_count(), "cpu_model": cpu_model, "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "postgresql": str(row[0]).split()[0] if row else "?",
+            "cpus": os.cpu_count(),
+            "cpu_model": cpu_model,
+            "memory_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(),
+            "postgresql": str(row[0]).split()[0] if row else "?",
             "redis": redis_info.get("redis_version"),
-            "git_commit": git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain")
-                                                                 else ""),
+            "git_commit": git("rev-parse", "--short", "HEAD")
+            + ("+dirty" if git("status", "--porcelain") else ""),
         }
 
     def run(self) -> dict[str, Any]:
@@ -632,9 +898,16 @@ class Bench:
         self.results = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "messages": self.args.messages,
-            "settings": {"WAVORA_ENV": "production", "DEBUG": False, "database": BENCH_DB,
-                         "redis": self.redis_url, "simulator_receipts": "disabled",
-                         "send_interval_ms": 0, "message_quota": 0, "extra_env": self.args.env},
+            "settings": {
+                "WAVORA_ENV": "production",
+                "DEBUG": False,
+                "database": BENCH_DB,
+                "redis": self.redis_url,
+                "simulator_receipts": "disabled",
+                "send_interval_ms": 0,
+                "message_quota": 0,
+                "extra_env": self.args.env,
+            },
         }
         try:
             self.setup()
@@ -642,6 +915,9 @@ class Bench:
             self.accept_phase()
             self.worker_phase()
             self.baseline_phase()
+            self.batch_phase()
+            self.gowa_ingest_phase()
+            self.webhook_delivery_phase()
         finally:
             self.stop_all()
             if self._conn is not None:
@@ -692,22 +968,46 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"{label:<56} {value!s:>20}")
 
     lat, claim, raw_lat = acc["latency_ms"], wrk.get("claim_to_sent_ms") or {}, raw["latency_ms"]
-    row(f"API accepted/s (uvicorn x{acc['web_workers']}, {acc['concurrency']} client threads)",
-        acc["per_second"])
+    row(
+        f"API accepted/s (uvicorn x{acc['web_workers']}, {acc['concurrency']} client threads)",
+        acc["per_second"],
+    )
     row("API latency p50 / p90 / p99 (ms)", f"{lat['p50']} / {lat['p90']} / {lat['p99']}")
     row("API responses other than 202", f"{acc['errors']} of {acc['requests']}")
-    row("tasks queued in Redis / messages pending in DB", f"{acc['redis_sends_queue_length']} / "
-        f"{acc['db_pending']}")
-    row(f"worker sends/s (celery --pool {wrk['pool']} --concurrency {wrk['concurrency']})",
-        wrk.get("per_second"))
-    row("worker: sent / failed / received by simulator",
-        f"{wrk['sent']} / {wrk['failed']} / {wrk.get('simulator_received')}")
+    row(
+        "tasks queued in Redis / messages pending in DB",
+        f"{acc['redis_sends_queue_length']} / {acc['db_pending']}",
+    )
+    row(
+        f"worker sends/s (celery --pool {wrk['pool']} --concurrency {wrk['concurrency']})",
+        wrk.get("per_second"),
+    )
+    row(
+        "worker: sent / failed / received by simulator",
+        f"{wrk['sent']} / {wrk['failed']} / {wrk.get('simulator_received')}",
+    )
     row("worker: claim → sent per message p50 / p99 (ms)", f"{claim.get('p50')} / {claim.get('p99')}")
     row("worker: start to first send (s)", wrk.get("worker_boot_seconds"))
     row(f"raw GOWA sends/s (plain loop, {raw['concurrency']} threads)", raw["per_second"])
     row("raw GOWA latency p50 / p99 (ms); errors", f"{raw_lat['p50']} / {raw_lat['p99']}; {raw['errors']}")
     row("worker ÷ raw GOWA", cmp_.get("worker_vs_raw_ratio"))
     row("Wavora cost per send vs raw (ms of wall time)", cmp_.get("overhead_ms_per_message"))
+    batch = results.get("batch_accept") or {}
+    row(
+        f"batch accept, messages/s ({batch.get('batches')} x {batch.get('items_per_batch')} items)",
+        f"{batch.get('messages_per_second')} (x{batch.get('vs_single_send')} the single-send rate)",
+    )
+    ingest = results.get("gowa_webhook_ingest") or {}
+    ingest_lat = ingest.get("latency_ms") or {}
+    row(
+        f"GOWA webhooks stored + acknowledged/s ({ingest.get('concurrency')} threads)",
+        f"{ingest.get('per_second')} (p50 {ingest_lat.get('p50')} ms, p99 {ingest_lat.get('p99')} ms)",
+    )
+    hooks = results.get("webhook_delivery") or {}
+    row(
+        f"tenant webhook deliveries/s (1 worker, {hooks.get('concurrency')} threads)",
+        f"{hooks.get('per_second')} ({hooks.get('succeeded')} of {hooks.get('events')} succeeded)",
+    )
 
     phases = [("API accept", acc, acc["ok"]), ("worker send", wrk, wrk["sent"]), ("raw GOWA", raw, raw["ok"])]
     lines += ["", "CPU seconds per phase, (ms of CPU per message); 2 CPUs give 2 CPU-seconds per second", ""]
@@ -723,8 +1023,12 @@ def render(results: dict[str, Any]) -> str:
     lines.append(f"{'peak DB sessions':<18}" + "".join(f"{peak!s:>24}" for peak in peaks))
     walls = [p.get("wall_seconds") or p.get("wall_seconds_incl_boot") for _, p, _ in phases]
     lines.append(f"{'phase wall time':<18}" + "".join(f"{w!s:>22} s" for w in walls))
-    lines += ["", f"total {results['total_seconds']} s; JSON in {results.get('output')}, "
-              f"logs in {LOG_DIR.relative_to(BASE_DIR)}/", ""]
+    lines += [
+        "",
+        f"total {results['total_seconds']} s; JSON in {results.get('output')}, "
+        f"logs in {LOG_DIR.relative_to(BASE_DIR)}/",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -739,13 +1043,27 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=64, help="warm-up GETs before the accept phase (64)")
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes (2)")
     parser.add_argument("--pool", choices=["threads", "prefork"], default="threads", help="Celery pool")
-    parser.add_argument("--worker-concurrency", type=int, default=8,
-                        help="Celery concurrency, also the raw baseline's threads (8)")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=8,
+        help="Celery concurrency, also the raw baseline's threads (8)",
+    )
     parser.add_argument("--send-timeout", type=float, default=180, help="max seconds to wait for the sends")
-    parser.add_argument("--sim-stock", action="store_true",
-                        help="run `manage.py gowa_simulator` unchanged (without TCP_NODELAY)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for every process (repeatable)")
+    parser.add_argument("--batches", type=int, default=10, help="batch requests of 1000 items (10)")
+    parser.add_argument("--events", type=int, default=2000, help="events for the tenant webhook phase (2000)")
+    parser.add_argument(
+        "--sim-stock",
+        action="store_true",
+        help="run `manage.py gowa_simulator` unchanged (without TCP_NODELAY)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every process (repeatable)",
+    )
     parser.add_argument("--redis-db", type=int, default=12, help="Redis db number only the bench uses (12)")
     parser.add_argument("--keep", action="store_true", help=f"keep {BENCH_DB} and the Redis db afterwards")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")

@@ -258,6 +258,30 @@ def _address_problem(address: IPAddress) -> str | None:
 
 
 # --- the download ----------------------------------------------------------------------------
+@contextmanager
+def _time_capped(deadline: float) -> Iterator[tuple[threading.Event, list[socket.socket]]]:
+    """A watchdog shuts every socket of the exchange at the deadline, so a server that drips one
+    byte at a time cannot stretch it past the cap; the sockets are closed on the way out."""
+    expired = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def expire() -> None:
+        expired.set()
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield expired, sockets
+    finally:
+        watchdog.cancel()
+        for sock in sockets:
+            sock.close()
+
+
 class _PinnedConnection(http.client.HTTPConnection):
     """http.client over a socket already connected to a validated address; it never dials itself."""
 
@@ -277,18 +301,21 @@ def _exchange(
     """Connects to a validated address, sends the GET, yields the response (and a flag set when the
     time cap expired). A watchdog shuts the socket at the deadline, so a server that drips one byte
     at a time cannot stretch the download past the cap."""
-    expired = threading.Event()
-    sockets: list[socket.socket] = []
+    with _time_capped(deadline) as (expired, sockets):
+        yield from _exchange_body(
+            target, deadline=deadline, timeout=timeout, field=field, expired=expired, sockets=sockets
+        )
 
-    def expire() -> None:
-        expired.set()
-        for sock in sockets:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
-    watchdog.daemon = True
-    watchdog.start()
+def _exchange_body(
+    target: _Target,
+    *,
+    deadline: float,
+    timeout: float,
+    field: str,
+    expired: threading.Event,
+    sockets: list[socket.socket],
+) -> Iterator[tuple[http.client.HTTPResponse, threading.Event]]:
     connection: _PinnedConnection | None = None
     try:
         try:
@@ -309,11 +336,8 @@ def _exchange(
         finally:
             response.close()
     finally:
-        watchdog.cancel()
         if connection is not None:
             connection.close()
-        for sock in sockets:
-            sock.close()
 
 
 def _connect(target: _Target, *, deadline: float, sockets: list[socket.socket]) -> socket.socket:
@@ -412,18 +436,32 @@ def post(
     ``UrlFetchFailed`` when the server could not be reached or did not answer in time."""
     deadline = time.monotonic() + timeout
     target = _resolve(url, field)
-    expired = threading.Event()
-    sockets: list[socket.socket] = []
+    with _time_capped(deadline) as (expired, sockets):
+        return _post_on(
+            target,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            excerpt_bytes=excerpt_bytes,
+            field=field,
+            deadline=deadline,
+            expired=expired,
+            sockets=sockets,
+        )
 
-    def expire() -> None:
-        expired.set()
-        for sock in sockets:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
-    watchdog.daemon = True
-    watchdog.start()
+def _post_on(
+    target: _Target,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    excerpt_bytes: int,
+    field: str,
+    deadline: float,
+    expired: threading.Event,
+    sockets: list[socket.socket],
+) -> Posted:
     connection: _PinnedConnection | None = None
     try:
         sock = _connect(target, deadline=deadline, sockets=sockets)
@@ -445,11 +483,8 @@ def post(
     except (OSError, http.client.HTTPException) as exc:
         raise _post_failure(exc, target=target, expired=expired, timeout=timeout, field=field)
     finally:
-        watchdog.cancel()
         if connection is not None:
             connection.close()
-        for sock in sockets:
-            sock.close()
 
 
 def _read_excerpt(response: http.client.HTTPResponse, *, limit: int) -> bytes:

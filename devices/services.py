@@ -246,6 +246,16 @@ def device_logout(*, device: Device) -> Device:
 
 
 def device_reconnect(*, device: Device) -> Device:
+    """Re-opens the WhatsApp connection of a linked device; one never linked (or logged out) has no
+    session to reconnect and needs a new QR scan instead."""
+    if device.status in (Device.Status.CREATED, Device.Status.PAIRING, Device.Status.LOGGED_OUT):
+        raise WavoraError(
+            f"Device {device.pk} is {device.status}: it has no WhatsApp session to reconnect. "
+            "Link it with login-qr or login-code.",
+            code="DEVICE_NOT_CONNECTED",
+            status=409,
+            details={"device_status": device.status},
+        )
     client = GowaClient(device.node)
     try:
         client.reconnect(device.gowa_id)

@@ -89,3 +89,14 @@ def test_a_disconnected_device_is_reconnected_automatically(
 
     assert reconnected is not None and reconnected.status == Device.Status.CONNECTED
     assert reconnected.reconnect_attempts == 0
+
+
+def test_reconnecting_a_device_that_was_never_linked_is_a_409_not_a_gateway_error(
+    alice: Actor, make_device: Any
+) -> None:
+    device = make_device(alice)
+
+    response = alice.api.post(f"/api/v1/devices/{device.pk}/reconnect")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "DEVICE_NOT_CONNECTED"

@@ -276,17 +276,6 @@ class GowaClient:
         return response.content
 
     # --- device-scoped (X-Device-Id) -------------------------------------------------------
-    def send_text(
-        self, device_id: str, *, phone: str, message: str, reply_message_id: str | None = None
-    ) -> SendResult:
-        body: dict[str, Any] = {"phone": phone, "message": message}
-        if reply_message_id:
-            body["reply_message_id"] = reply_message_id
-        results = self._request("POST", "/send/message", device_id=device_id, json_body=body) or {}
-        return SendResult(
-            message_id=str(results.get("message_id", "")), status=str(results.get("status", ""))
-        )
-
     def send(
         self,
         device_id: str,

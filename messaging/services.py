@@ -318,12 +318,6 @@ def messages_accept_batch(
     return job, [(index, message) for index, _, message in built], refused
 
 
-def enqueue_send(message_id: uuid.UUID, countdown: float | None = None) -> None:
-    from .tasks import send_message
-
-    transaction.on_commit(lambda: send_message.apply_async((str(message_id),), countdown=countdown or 0))
-
-
 def enqueue_sends(message_ids: list[uuid.UUID]) -> None:
     """After commit, publish every send over one broker connection."""
     from .tasks import send_message
@@ -966,4 +960,4 @@ def message_recover(*, message_id: uuid.UUID, was_sending: bool) -> None:
             return
         message.next_attempt_at = now  # the sweeper waits a full threshold before touching it again
         message.save(update_fields=["status", "next_attempt_at", "updated_at"])
-        enqueue_send(message.pk)
+        enqueue_sends([message.pk])

@@ -87,7 +87,11 @@ def test_every_gowa_request_of_the_suite_matches_gowas_openapi_spec(
     client.login_qr("contract-dev")
     client.login_code("contract-dev", "6281234567890")
     sim.scan("contract-dev")
-    client.send_text("contract-dev", phone="6281234567891", message="hi", reply_message_id="3EB0ABCDEF")
+    client.send(
+        "contract-dev",
+        "/send/message",
+        fields={"phone": "6281234567891", "message": "hi", "reply_message_id": "3EB0ABCDEF"},
+    )
     client.chat_presence("contract-dev", phone="6281234567891", action="start")
     client.reconnect("contract-dev")
     client.logout("contract-dev")

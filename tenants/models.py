@@ -14,7 +14,18 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    source = models.CharField(
+        max_length=100, blank=True, default="", db_index=True,
+        help_text="Partner service that provisioned the tenant (seed 002); empty = self sign-up.",
+    )
+    created_by = models.CharField(max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Provisioned access ends here (internal API); empty = no end."
+    )
     max_devices = models.PositiveIntegerField(default=0, help_text="0 = the platform default")
+    max_messages = models.PositiveIntegerField(
+        default=0, help_text="Messages per period granted by a partner (internal API); 0 = the plan's quota"
+    )
     language = models.CharField(max_length=8, default="id")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -101,3 +112,31 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class Invitation(models.Model):
+    """A team invitation sent by email; the token is shown only in the email link."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "t_tenant_invitation"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

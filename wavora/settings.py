@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "messaging",
     "campaigns",
     "webhooks",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

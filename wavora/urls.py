@@ -1,7 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing import urls as billing_urls
+from campaigns import urls as campaigns_urls
+from dashboard import urls as dashboard_urls
 from devices import apis as devices
 from messaging import apis as messaging
 from messaging import autoreply_apis as autoreplies
@@ -11,6 +14,7 @@ from messaging import read_apis as reads
 from messaging.types import TYPES as SEND_TYPES
 from messaging.views import gowa_callback
 from tenants import apis as tenants
+from tenants import urls as tenants_urls
 from webhooks import apis as webhooks
 
 from . import health
@@ -53,6 +57,8 @@ api_v1 = [
     path("webhooks/<uuid:webhook_id>/deliveries", webhooks.WebhookDeliveryListApi.as_view()),
     path("auto-replies", autoreplies.AutoReplyListCreateApi.as_view()),
     path("auto-replies/<str:rule_id>", autoreplies.AutoReplyDetailApi.as_view()),
+    *billing_urls.api_v1,
+    *campaigns_urls.api_v1,
 ]
 
 urlpatterns = [
@@ -62,7 +68,11 @@ urlpatterns = [
     path("health", health.health),
     path("health/detailed", health.HealthDetailedApi.as_view()),
     path("webhooks/gowa/<int:node_id>/", gowa_callback),
-    *[path(f"api/v1/{p.pattern}", p.callback) for p in api_v1],
+    *[path(f"api/v1/{p.pattern}", p.callback) for p in api_v1],  # type: ignore[union-attr]
+    path("internal/", include(tenants_urls.internal)),
+    *billing_urls.urlpatterns,
+    *campaigns_urls.urlpatterns,
+    *dashboard_urls.urlpatterns,
 ]
 
 handler404 = "wavora.api.exceptions.handler404"

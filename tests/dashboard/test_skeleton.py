@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import Client
 
 from dashboard.templatetags.wavora import number_id, rupiah
@@ -34,7 +36,7 @@ def test_navigation_links_only_pages_that_exist(client: Client, alice: Actor) ->
     assert all(item["url"].startswith("/dashboard/") for item in nav)
 
 
-def test_a_user_without_a_tenant_is_refused(client: Client, django_user_model: type) -> None:
+def test_a_user_without_a_tenant_is_refused(client: Client, django_user_model: Any) -> None:
     user = django_user_model.objects.create_user("lonely@example.com", "lonely@example.com", "pw-123456789")
     client.force_login(user)
     assert client.get("/dashboard/").status_code == 403

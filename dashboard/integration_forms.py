@@ -123,7 +123,10 @@ class AutoReplyRuleForm(forms.Form):
         initial=AutoReplyRule.Match.CONTAINS,
         widget=forms.RadioSelect,
     )
-    reply_text = forms.CharField(label=_("Reply"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4096)
+    # Not stripped: the reply is sent as written; a blank one is refused by the service (reply.text).
+    reply_text = forms.CharField(
+        label=_("Reply"), widget=forms.Textarea(attrs={"rows": 4}), max_length=65_536, strip=False
+    )
     device_id = forms.ChoiceField(label=_("Device"), required=False)
     priority = forms.IntegerField(
         label=_("Priority"),

@@ -53,6 +53,12 @@ class WebhookEndpointForm(forms.Form):
     def __init__(self, *args: Any, devices: Iterable[Device], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["device_ids"].choices = device_choices(devices)  # type: ignore[attr-defined]
+        # An endpoint made through the API may subscribe to webhook.test: keep it choosable.
+        kept = [name for name in (self.initial.get("events") or []) if name not in SUBSCRIBABLE_EVENTS]
+        if kept:
+            self.fields["events"].choices = [  # type: ignore[attr-defined]
+                (name, name) for name in sorted({*SUBSCRIBABLE_EVENTS, *kept})
+            ]
 
 
 class WebhookRotateForm(forms.Form):

@@ -75,3 +75,11 @@ def test_forms_carry_a_csrf_token_and_posts_without_one_are_refused(alice: Actor
     assert (
         strict.post("/dashboard/api-keys/new/", {"name": "x", "scopes": ["devices:read"]}).status_code == 403
     )
+
+
+def test_pages_render_in_indonesian_by_default(alice: Actor, object_pages: tuple[str, ...]) -> None:
+    client = Client()  # no language cookie: Indonesian, the default
+    client.force_login(alice.user)
+    for url in (*EVERYONE_PAGES, *MANAGER_PAGES, *object_pages):
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Language"] == "id", url

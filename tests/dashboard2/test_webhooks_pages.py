@@ -135,6 +135,20 @@ def test_editing_changes_the_url_events_and_filters(
     )
 
 
+def test_an_endpoint_subscribed_to_webhook_test_through_the_api_can_still_be_edited(
+    as_alice: Client, alice: Actor, receiver: Receiver
+) -> None:
+    endpoint = services.endpoint_create(tenant=alice.tenant, url=receiver.url(), events=["webhook.test"])
+    assert "webhook.test" not in page_text(as_alice.get("/dashboard/webhooks/new/"))
+    response = as_alice.post(
+        f"/dashboard/webhooks/{endpoint.pk}/edit/",
+        {"url": receiver.url(), "events": ["webhook.test", "message.in"], "is_active": "on"},
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.events == ["webhook.test", "message.in"]
+
+
 def test_editing_to_a_private_url_is_refused_inline(
     as_alice: Client, alice_endpoint: WebhookEndpoint, settings: Any
 ) -> None:

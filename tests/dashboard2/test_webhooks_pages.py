@@ -226,8 +226,10 @@ def test_a_failing_test_shows_the_receivers_status(
     as_alice: Client, alice_endpoint: WebhookEndpoint, receiver: Receiver
 ) -> None:
     receiver.answer(503)
-    html = page_text(as_alice.post(f"/dashboard/webhooks/{alice_endpoint.pk}/test/", follow=True))
-    assert "Failed" in html and "HTTP 503" in html
+    response = as_alice.post(f"/dashboard/webhooks/{alice_endpoint.pk}/test/", follow=True)
+    attempt = response.context["test"]["attempt"]
+    assert not attempt.success and attempt.status_code == 503
+    assert f"The receiver answered HTTP 503 in {attempt.duration_ms} ms." in page_text(response)
 
 
 def test_the_delivery_log_shows_status_attempts_latency_and_excerpt_and_filters_by_status(

@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
@@ -29,6 +30,8 @@ class GowaNodeAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     readonly_fields = ["callback_url", "reachable", "created_at", "updated_at"]
     actions = ["check_health"]
+    # GOWA nodes usually sit on a private network, over plain http.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GowaNode]:
         return (

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from .models import AutoReplyRule, Contact, GowaEvent, Media, Message, MessageStatusChange
@@ -17,6 +18,8 @@ class HistoryInline(admin.TabularInline):
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence of what happened, not data to edit: staff can look, filter and search."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -76,6 +79,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 @admin.register(Media)
 class MediaAdmin(admin.ModelAdmin):
     list_display = ["id", "tenant", "kind", "content_type", "size", "filename", "created_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ["kind"]
     search_fields = ["id", "filename", "sha256", "tenant__name"]
     list_select_related = ["tenant"]

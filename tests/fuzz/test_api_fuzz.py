@@ -34,7 +34,6 @@ _turn = itertools.count()
 @pytest.fixture
 def objects(alice: Actor, make_device: Any, settings: Any) -> Iterator[dict[str, str]]:
     """Alice's objects whose ids replace the fuzzer's path parameters of the same name."""
-    settings.ALLOW_PRIVATE_URLS = True  # the endpoint below points at a closed local port
     device = make_device(alice, connected=True)
     alice.key.rate_limit_per_minute = 1_000_000
     alice.key.save(update_fields=["rate_limit_per_minute"])
@@ -52,7 +51,9 @@ def objects(alice: Actor, make_device: Any, settings: Any) -> Iterator[dict[str,
         "data"
     ]
     spare_key, _ = api_key_create(tenant=alice.tenant, name="spare key")  # fuzzed revoke/rotate: not ours
+    settings.ALLOW_PRIVATE_URLS = True  # only to save this endpoint (a closed local port) …
     endpoint = endpoint_create(tenant=alice.tenant, url="http://127.0.0.1:9/hook")
+    settings.ALLOW_PRIVATE_URLS = False  # … the fuzzed requests meet the SSRF guard as in production
     event = event_emit(tenant_id=alice.tenant.pk, type="device.connected", data={}, device_id=device.pk)
     (delivery_id,) = event_fan_out(event_id=event.pk)
     # The WSGI handler closes the database connection around each request, which would end the

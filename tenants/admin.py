@@ -103,10 +103,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_select_related = ["tenant"]
     date_hierarchy = "created_at"
     exclude = ["key_hash"]
+    # Scopes and device restrictions are validated by the tenant's own key management; staff
+    # adjust only the name, expiry, rate limit and the synchronous-send flag here.
     readonly_fields = [
         "id",
         "tenant",
         "prefix",
+        "scopes",
+        "device_ids",
         "is_platform_admin",
         "created_by",
         "revoked_at",

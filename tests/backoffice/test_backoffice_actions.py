@@ -134,3 +134,20 @@ def test_redeliver_action_refuses_a_disabled_endpoint(staff: Client, alice: Acto
     ]
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
+
+
+def test_staff_can_raise_a_keys_rate_limit_but_not_edit_its_scopes(staff: Client, alice: Actor) -> None:
+    url = reverse("admin:tenants_apikey_change", args=[alice.key.pk])
+    page = staff.get(url)
+    assert b'name="rate_limit_per_minute"' in page.content
+    assert b'name="scopes"' not in page.content
+
+    response = staff.post(
+        url,
+        {"name": "ops-raised", "rate_limit_per_minute": "5000", "scopes": '["nonsense"]', "device_ids": "[]"},
+    )
+
+    assert response.status_code == 302, response.content
+    alice.key.refresh_from_db()
+    assert (alice.key.name, alice.key.rate_limit_per_minute) == ("ops-raised", 5000)
+    assert "nonsense" not in alice.key.scopes

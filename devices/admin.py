@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, Q, QuerySet
@@ -12,10 +13,52 @@ from .gowa import GowaClient
 from .models import Device, GowaNode
 
 _LIVE = Q(devices__deleted_at__isnull=True)
+_SECRET_FIELDS = ("basic_auth_password", "webhook_secret")
+
+
+class GowaNodeAdminForm(forms.ModelForm):
+    """Node secrets are write-only: never rendered back, and kept as they are when the box stays empty."""
+
+    # GOWA nodes usually sit on a private network, over plain http.
+    base_url = forms.URLField(
+        assume_scheme="http",
+        max_length=200,
+        help_text="e.g. http://gowa-1:3000 (include APP_BASE_PATH if set)",
+    )
+    basic_auth_password = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave empty to keep it."
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Signs GOWA's webhooks to Wavora. Leave empty to keep it.",
+    )
+
+    class Meta:
+        model = GowaNode
+        fields = [
+            "name",
+            "base_url",
+            "basic_auth_username",
+            "basic_auth_password",
+            "webhook_secret",
+            "capacity",
+            "is_active",
+        ]
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        for name in _SECRET_FIELDS:
+            if not cleaned.get(name):
+                cleaned[name] = getattr(self.instance, name, "") if self.instance.pk else ""
+        if not cleaned.get("webhook_secret"):
+            self.add_error("webhook_secret", "A new node needs a webhook secret.")
+        return cleaned
 
 
 @admin.register(GowaNode)
 class GowaNodeAdmin(admin.ModelAdmin):
+    form = GowaNodeAdminForm
     list_display = [
         "name",
         "base_url",

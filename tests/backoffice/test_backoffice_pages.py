@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from messaging.models import GowaEvent, Message
 from tests.conftest import Actor
+from tests.factories import GowaNodeFactory
 
 from .conftest import fill
 
@@ -138,3 +139,29 @@ def test_tenant_page_shows_partner_fields_members_and_device_count(staff: Client
     assert page.status_code == 200
     assert b'name="memberships-TOTAL_FORMS"' in page.content  # memberships inline
     assert b'name="source"' in page.content and b'name="expires_at_0"' in page.content
+
+
+def test_gowa_node_secrets_are_write_only_and_kept_when_left_empty(staff: Client) -> None:
+    node = GowaNodeFactory.create(basic_auth_password="node-pass-123", webhook_secret="node-hook-secret-456")
+    page = staff.get(f"/backoffice/devices/gowanode/{node.pk}/change/")
+    assert page.status_code == 200
+    assert b"node-pass-123" not in page.content
+    assert b"node-hook-secret-456" not in page.content
+
+    form = {
+        "name": node.name,
+        "base_url": node.base_url,
+        "basic_auth_username": node.basic_auth_username,
+        "basic_auth_password": "",
+        "webhook_secret": "",
+        "capacity": node.capacity,
+        "is_active": "on",
+    }
+    saved = staff.post(f"/backoffice/devices/gowanode/{node.pk}/change/", form)
+    assert saved.status_code == 302, saved.content[:2000]
+    node.refresh_from_db()
+    assert (node.basic_auth_password, node.webhook_secret) == ("node-pass-123", "node-hook-secret-456")
+
+    staff.post(f"/backoffice/devices/gowanode/{node.pk}/change/", {**form, "webhook_secret": "rotated-789"})
+    node.refresh_from_db()
+    assert node.webhook_secret == "rotated-789"

@@ -395,6 +395,18 @@ for _name in ("BILLING_INVOICE_DUE_DAYS", "BILLING_RENEWAL_LEAD_DAYS", "DOKU_PAY
         raise environ.ImproperlyConfigured(f"{_name} must be positive")
 if BILLING_GRACE_DAYS < 0:
     raise environ.ImproperlyConfigured("BILLING_GRACE_DAYS must be >= 0")
+_enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+assert isinstance(_enum_names, dict)
+_enum_names.update(
+    {
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "PaymentStatusEnum": "billing.models.Payment.Status",
+        "PaymentMethodEnum": "billing.models.BillingSettings.Method",
+        "SubscriptionStatusEnum": "billing.models.Subscription.Status",
+        "PlanPeriodEnum": "billing.models.Plan.Period",
+    }
+)
 # Partner provisioning API (seed 002): "service:key" (scoped to that source) or a bare global key,
 # comma-separated. Empty = the /internal/ API refuses every request.
 INTERNAL_API_KEYS = env.list("INTERNAL_API_KEYS", default=[])

@@ -789,7 +789,7 @@ def _doku_apply(notification: doku.Notification, *, raw_body: bytes) -> DokuResu
                 payment,
                 Payment.Status.NEEDS_REVIEW,
                 actor="doku",
-                **payload,
+                notification=payload,
                 reason="notified amount differs from the invoice",
             )
             _tell_tenant(
@@ -815,18 +815,18 @@ def _doku_apply(notification: doku.Notification, *, raw_body: bytes) -> DokuResu
                 payment,
                 Payment.Status.NEEDS_REVIEW,
                 actor="doku",
-                **payload,
+                notification=payload,
                 reason=f"invoice is {invoice.status}",
             )
             return DokuResult(200, "Invoice not payable: flagged for review.")
         payment.paid_amount = notification.amount
         payment.paid_at = timezone.now()
-        _payment_set(payment, Payment.Status.PAID, actor="doku", **payload)
+        _payment_set(payment, Payment.Status.PAID, actor="doku", notification=payload)
         _settle_invoice(invoice, actor="doku", payment=payment)
         return DokuResult(200, "Paid.")
     if notification.status in ("FAILED", "EXPIRED"):
         if payment.status != Payment.Status.FAILED:
-            _payment_set(payment, Payment.Status.FAILED, actor="doku", **payload)
+            _payment_set(payment, Payment.Status.FAILED, actor="doku", notification=payload)
             _tell_tenant(
                 tenant_id=invoice.tenant_id,
                 device_id=invoice.device_id,

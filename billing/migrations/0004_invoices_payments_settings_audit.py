@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0003_plan_send_interval'),
-        ('tenants', '0003_invoices_payments_settings_audit'),
+        ('tenants', '0002_partner_fields_and_invitations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -94,7 +94,7 @@ def test_a_paid_plans_quota_counts_over_its_paid_period(
     )
     response = send(alice, device)
     assert response.status_code == 202
-    assert "Sent via Wavora" not in Message.objects.get().payload_json.get("message", "")  # no footer on Pro
+    assert Message.objects.get().payload_json["message"] == "Halo"  # no branding footer on Pro
     refused = send(alice, device)
     assert_error(refused, 429, "QUOTA_EXCEEDED")
     assert 29 * 86400 - 120 < int(refused["Retry-After"]) <= 29 * 86400

@@ -81,6 +81,14 @@ class BillingSettings(models.Model):
     allowed_payment_methods = models.JSONField(default=list, blank=True, help_text="Empty = every method")
     invoice_due_days = models.PositiveIntegerField(null=True, blank=True)
     tax_rate_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    provisioned_plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Set by a partner (internal API): every device runs on this plan, billed by the partner",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -208,8 +208,10 @@ def billing_settings_update(*, tenant: Tenant, actor: str, **fields: Any) -> Bil
 
 @transaction.atomic
 def subscription_start_free(*, tenant: Tenant, device_id: uuid.UUID) -> Subscription:
-    """Every new device starts on the free plan (with its branding footer)."""
-    plan = free_plan()
+    """Every new device starts on the free plan (with its branding footer), or on the plan a partner
+    provisioned for the tenant."""
+    provisioned = billing_settings_of(tenant=tenant).provisioned_plan
+    plan = provisioned or free_plan()
     subscription, _ = Subscription.objects.get_or_create(
         device_id=device_id,
         defaults={"tenant": tenant, "plan": plan, "current_period_start": timezone.now()},
@@ -1022,3 +1024,40 @@ def payment_by_reference(reference: str) -> Payment:
     if payment is None:
         raise NotFound("Payment not found.")
     return payment
+
+
+@transaction.atomic
+def provisioned_plan_apply(*, tenant: Tenant, plan_code: str | None, actor: str) -> None:
+    """A partner's plan (internal API): every device of the tenant runs on it with no period end and
+    no Wavora invoices (the partner bills); access ends with ``Tenant.expires_at``. An empty code
+    hands the devices back to the free plan."""
+    plan = None
+    if plan_code:
+        plan = Plan.objects.filter(code=plan_code, is_active=True).first()
+        if plan is None:
+            raise ValidationFailed(
+                f"plan: no active plan {plan_code!r}.", details={"plan": ["Unknown plan."]}
+            )
+    row, _ = BillingSettings.objects.select_for_update().get_or_create(tenant=tenant)
+    if row.provisioned_plan_id == (plan.pk if plan else None):
+        return
+    row.provisioned_plan = plan
+    row.save(update_fields=["provisioned_plan", "updated_at"])
+    target = plan or free_plan()
+    now = timezone.now()
+    for subscription in Subscription.objects.select_for_update().filter(tenant=tenant):
+        _void_open_invoices(subscription, actor=actor, reason="plan provisioned by a partner")
+        subscription.plan = target
+        subscription.status = Subscription.Status.ACTIVE
+        subscription.current_period_start = now
+        subscription.current_period_end = None
+        subscription.save()
+    _audit("settings.provisioned_plan", actor=actor, tenant_id=tenant.pk, plan=target, plan_code=target.code)
+
+
+def on_tenant_provisioned(
+    sender: Any, *, tenant: Tenant, plan_code: str | None, actor: str, **_: Any
+) -> None:
+    """Receiver of ``tenants.signals.tenant_provisioned`` (tenants cannot import billing)."""
+    if plan_code is not None:
+        provisioned_plan_apply(tenant=tenant, plan_code=plan_code, actor=actor)

@@ -17,7 +17,7 @@ from django.test import override_settings
 from PIL import Image
 from rest_framework.test import APIClient
 
-from billing.models import Invoice, Plan
+from billing.models import Invoice, Plan, Subscription
 from billing.services import subscription_start_free
 from devices.models import Device
 from tenants.services import api_key_create
@@ -79,6 +79,11 @@ def order_invoice(alice: Actor, device_of: Callable[..., Device], pro_plan: Plan
     )
     assert response.status_code == 201, response.content
     return Invoice.objects.get(pk=response.json()["data"]["id"])
+
+
+def subscription_of(invoice: Invoice) -> Subscription:
+    assert invoice.device_id is not None
+    return Subscription.objects.get(device_id=invoice.device_id)
 
 
 def doku_headers(

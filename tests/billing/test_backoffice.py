@@ -11,11 +11,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from billing.models import Invoice, Payment, Subscription
+from billing.models import Invoice, Payment
 from devices.models import Device
 from tests.api.helpers import assert_ok
 from tests.conftest import Actor
 
+from .conftest import subscription_of
 from .test_manual_payments import start_qris, upload_proof
 
 CHANGELIST = "/backoffice/billing/payment/"
@@ -62,7 +63,7 @@ def test_approve_action_pays_the_invoice_and_starts_the_plan(
     proofed_payment.refresh_from_db()
     assert proofed_payment.status == "paid" and proofed_payment.reviewed_by is not None
     assert proofed_payment.invoice.status == "paid"
-    assert Subscription.objects.get(device_id=proofed_payment.invoice.device_id).plan.code == "pro"
+    assert subscription_of(proofed_payment.invoice).plan.code == "pro"
 
 
 def test_reject_action_asks_for_a_reason_then_reopens_the_invoice(

@@ -20,7 +20,7 @@ from tests.api.helpers import assert_error, assert_ok
 from tests.conftest import Actor
 from webhooks.models import Event
 
-from .conftest import DOKU_PATH, doku_headers, notification
+from .conftest import DOKU_PATH, doku_headers, notification, subscription_of
 
 
 def start_doku(actor: Actor, invoice: Invoice) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_a_valid_notification_pays_the_invoice_and_extends_the_subscription(
     payment.refresh_from_db()
     order_invoice.refresh_from_db()
     assert (payment.status, order_invoice.status) == ("paid", "paid")
-    subscription = Subscription.objects.get(device_id=order_invoice.device_id)
+    subscription = subscription_of(order_invoice)
     assert subscription.plan.code == "pro" and subscription.status == "active"
     assert subscription.current_period_end == add_period(subscription.current_period_start, "monthly")
     assert Event.objects.filter(tenant=alice.tenant, type="invoice.paid").count() == 1
@@ -71,12 +71,12 @@ def test_a_replayed_notification_changes_nothing_and_still_answers_2xx(
     payment = Payment.objects.get(pk=start_doku(alice, order_invoice)["payment_id"])
     body = notification(payment.external_reference, 166_500)
     assert post_doku(body).status_code == 200
-    end = Subscription.objects.get(device_id=order_invoice.device_id).current_period_end
+    end = subscription_of(order_invoice).current_period_end
     audit = BillingEvent.objects.count()
     replay = post_doku(body)
     assert replay.status_code == 200 and "Already processed" in replay.json()["message"]
     assert BillingEvent.objects.count() == audit
-    assert Subscription.objects.get(device_id=order_invoice.device_id).current_period_end == end
+    assert subscription_of(order_invoice).current_period_end == end
     assert Event.objects.filter(type="invoice.paid").count() == 1
 
 
@@ -103,7 +103,7 @@ def test_a_different_amount_never_pays_and_flags_the_payment_for_review(
     payment.refresh_from_db()
     order_invoice.refresh_from_db()
     assert (payment.status, payment.notified_amount, order_invoice.status) == ("needs_review", 1_000, "open")
-    assert Subscription.objects.get(device_id=order_invoice.device_id).plan.code == "free"
+    assert subscription_of(order_invoice).plan.code == "free"
     pending = assert_ok(admin_api.get("/admin/billing/payments/pending-verification"))
     assert [p["id"] for p in pending] == [str(payment.pk)]
 
@@ -152,7 +152,9 @@ def test_the_same_notification_twice_at_the_same_moment_pays_exactly_once(
         pk=assert_ok(alice.api.post(f"/api/v1/billing/invoices/{invoice['id']}/pay/doku"), 201)["payment_id"]
     )
     body = notification(payment.external_reference, 166_500)
-    headers = doku_headers(body, secret=doku_keys["DOKU_SECRET_KEY"], client_id=doku_keys["DOKU_CLIENT_ID"])
+    headers: Any = doku_headers(
+        body, secret=doku_keys["DOKU_SECRET_KEY"], client_id=doku_keys["DOKU_CLIENT_ID"]
+    )
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 

@@ -9,12 +9,12 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing import qris
-from billing.models import BillingEvent, Invoice, Payment, Subscription
+from billing.models import BillingEvent, Invoice, Payment
 from tests.api.helpers import assert_error, assert_ok
 from tests.conftest import Actor
 from webhooks.models import Event
 
-from .conftest import png_bytes
+from .conftest import png_bytes, subscription_of
 
 
 def start_qris(actor: Actor, invoice: Invoice) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_proof_upload_moves_payment_and_invoice_to_pending_verification(
     assert str(payment.pk) not in payment.proof.name
     # the tenant can read its proof back; a second upload is refused
     download = alice.api.get(f"/api/v1/billing/payments/{payment_id}/proof")
-    assert download.status_code == 200 and b"".join(download.streaming_content) == png_bytes()
+    assert download.status_code == 200 and download.getvalue() == png_bytes()
     assert download["Cache-Control"] == "private, no-store"
     assert_error(upload_proof(alice, payment_id), 409, "PAYMENT_STATE_CONFLICT")
 
@@ -153,7 +153,7 @@ def test_admin_approves_through_the_api_the_invoice_is_paid_and_the_plan_starts(
     assert data["status"] == "paid"
     order_invoice.refresh_from_db()
     assert order_invoice.status == "paid" and order_invoice.paid_at is not None
-    subscription = Subscription.objects.get(device_id=order_invoice.device_id)
+    subscription = subscription_of(order_invoice)
     assert subscription.plan.code == "pro" and subscription.current_period_end is not None
     assert any(order_invoice.number in m.subject and "paid" in m.subject for m in mailoutbox)
     assert (

@@ -14,6 +14,8 @@ from tests.api.helpers import assert_error, assert_ok
 from tests.conftest import Actor
 from webhooks.models import Event
 
+from .conftest import subscription_of
+
 
 def change_plan(actor: Actor, device: Device, plan_code: str) -> Any:
     return actor.api.post(
@@ -102,7 +104,7 @@ def test_bad_plan_or_device_is_a_clear_4xx(
 def test_a_member_reads_billing_but_cannot_change_plans(
     alice: Actor, bob: Actor, device_of: Callable[..., Device], order_invoice: Invoice
 ) -> None:
-    device = Device.objects.get(pk=order_invoice.device_id)
+    device = subscription_of(order_invoice).device
     session = APIClient()
     session.force_login(bob.user)  # a member's dashboard session: billing:read only
     response = session.post(

@@ -147,7 +147,7 @@ class ExternalIdTaken(WavoraError):
 def tenant_provision(
     *,
     external_id: str,
-    source: str,
+    source: str = "",
     caller_source: str | None,
     plan: str | None = None,
     owner_email: str = "",

@@ -1061,3 +1061,12 @@ def on_tenant_provisioned(
     """Receiver of ``tenants.signals.tenant_provisioned`` (tenants cannot import billing)."""
     if plan_code is not None:
         provisioned_plan_apply(tenant=tenant, plan_code=plan_code, actor=actor)
+
+
+def dev_plans_seed() -> None:
+    """`make run`: the dev paid plans exist (an admin's later edits are kept)."""
+    from .plans import DEV_PAID_PLANS
+
+    free_plan()
+    for code, fields in DEV_PAID_PLANS.items():
+        Plan.objects.get_or_create(code=code, defaults=fields)

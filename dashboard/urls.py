@@ -1,7 +1,13 @@
+"""Dashboard pages, mounted at /dashboard/ (namespace `dashboard`). Each capability appends its routes."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-# Routes mounted by wavora/urls.py; `api_v1` under /api/v1/, `urlpatterns` at the site root.
-api_v1: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.OverviewView.as_view(), name="overview"),
+]

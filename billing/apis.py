@@ -47,21 +47,7 @@ def _tenant(request: Request) -> Tenant:
 class BillingPlanOutput(serializers.ModelSerializer):
     class Meta:
         model = Plan
-        fields = [
-            "id",
-            "code",
-            "name",
-            "price",
-            "period",
-            "message_quota",
-            "rate_limit_per_minute",
-            "send_interval_ms",
-            "device_limit",
-            "features",
-            "branding_footer",
-            "is_public",
-            "is_active",
-        ]
+        fields = ["id", *services.PLAN_FIELDS]
 
 
 class BillingSubscriptionOutput(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from typing import Any
 
 import qrcode
@@ -41,6 +42,9 @@ def _tenant(request: Request) -> Tenant:
     tenant = principal_of(request).tenant
     assert tenant is not None
     return tenant
+
+
+MAX_INT = 2_147_483_647  # PostgreSQL integer
 
 
 # --- serializers ------------------------------------------------------------------------------------------
@@ -457,14 +461,24 @@ class AdminBillingPlanInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     price = serializers.IntegerField(min_value=0, max_value=10**12)
     period = serializers.ChoiceField(choices=Plan.Period.choices, default=Plan.Period.MONTHLY)
-    message_quota = serializers.IntegerField(min_value=0, default=0)
-    rate_limit_per_minute = serializers.IntegerField(min_value=1, default=60)
-    send_interval_ms = serializers.IntegerField(min_value=0, allow_null=True, required=False, default=None)
-    device_limit = serializers.IntegerField(min_value=1, default=1)
-    features = serializers.DictField(required=False, default=dict)
+    message_quota = serializers.IntegerField(min_value=0, max_value=MAX_INT, default=0)
+    rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=1_000_000, default=60)
+    send_interval_ms = serializers.IntegerField(
+        min_value=0, max_value=3_600_000, allow_null=True, required=False, default=None
+    )
+    device_limit = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+    features = serializers.DictField(
+        required=False, default=dict, help_text='Feature flags, e.g. {"campaigns": true}'
+    )
     branding_footer = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     is_public = serializers.BooleanField(default=True)
     is_active = serializers.BooleanField(default=True)
+
+    def validate_features(self, value: dict[str, Any]) -> dict[str, Any]:
+        encoded = json.dumps(value)
+        if "\\u0000" in encoded or len(encoded) > 10_000:
+            raise serializers.ValidationError("Feature flags must be small JSON without NUL characters.")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("price") == 0 and not attrs.get("branding_footer", "x"):
@@ -631,7 +645,9 @@ class AdminPaymentProofApi(AdminApi):
 
 
 class AdminBillingSettingsInput(serializers.Serializer):
-    device_limit_override = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    device_limit_override = serializers.IntegerField(
+        min_value=0, max_value=100_000, allow_null=True, required=False
+    )
     allowed_payment_methods = serializers.ListField(
         child=serializers.ChoiceField(choices=BillingSettings.Method.choices), required=False
     )

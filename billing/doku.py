@@ -174,6 +174,8 @@ def parse_notification(body: bytes) -> Notification:
         status = str(transaction["status"]).upper()
     except (ValueError, KeyError, TypeError) as exc:
         raise DokuError("not a DOKU payment notification") from exc
+    if not 0 <= amount < 10**15 or len(invoice_number) > 128:
+        raise DokuError("order.amount or order.invoice_number out of range")
     channel = payload.get("channel") or payload.get("service") or {}
     return Notification(
         invoice_number=invoice_number,

@@ -85,6 +85,12 @@ def test_parse_notification_reads_reference_amount_and_status() -> None:
         doku.parse_notification(b'{"order": {}}')
     with pytest.raises(doku.DokuError):
         doku.parse_notification(b"not json")
+    for amount in (-1, 10**19, "abc"):
+        bad = json.dumps(
+            {"order": {"invoice_number": "X", "amount": amount}, "transaction": {"status": "SUCCESS"}}
+        )
+        with pytest.raises(doku.DokuError):
+            doku.parse_notification(bad.encode())
 
 
 class _FakeDoku(BaseHTTPRequestHandler):

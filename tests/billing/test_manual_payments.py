@@ -244,3 +244,22 @@ def test_admin_api_manages_plans_invoices_and_tenant_settings(
         403,
         "FORBIDDEN",
     )
+
+
+def test_admin_plan_input_out_of_range_or_with_nul_is_a_400_not_a_500(admin_api: Any) -> None:
+    """Found by schemathesis: numbers beyond PostgreSQL's integer and NUL inside JSON."""
+    base = {"code": "huge", "name": "Huge", "price": 1}
+    error = assert_error(
+        admin_api.post(
+            "/admin/billing/plans", {**base, "rate_limit_per_minute": 360298711837}, format="json"
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "rate_limit_per_minute" in error["details"]
+    error = assert_error(
+        admin_api.post("/admin/billing/plans", {**base, "features": {"a": "\x00"}}, format="json"),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert "features" in error["details"]

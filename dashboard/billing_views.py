@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -137,8 +138,9 @@ class ProofForm(forms.Form):
 
     def clean_paid_at(self) -> datetime:
         value: datetime = self.cleaned_data["paid_at"]
-        # the form speaks WIB whatever the server's time zone
-        return value.replace(tzinfo=WIB) if value.tzinfo is None else value.astimezone(WIB)
+        # What the user typed is WIB wall-clock time, whatever time zone Django parsed it in.
+        typed = timezone.make_naive(value) if timezone.is_aware(value) else value
+        return typed.replace(tzinfo=WIB)
 
 
 class PaymentDetailView(BillingMixin, TemplateView):

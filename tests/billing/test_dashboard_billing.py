@@ -71,7 +71,10 @@ def test_pay_with_doku_redirects_to_the_checkout(alice: Actor, order_invoice: In
     assert response.status_code == 302 and response["Location"] == payment.checkout_url
 
 
-def test_qris_shows_the_image_and_the_proof_form_uploads_proof(alice: Actor, order_invoice: Invoice) -> None:
+def test_qris_shows_the_image_and_the_proof_form_uploads_proof(
+    alice: Actor, order_invoice: Invoice, settings: Any
+) -> None:
+    settings.TIME_ZONE = "UTC"  # the form's time is WIB whatever the server's zone
     owner = signed_in(alice)
     response = owner.post(f"/dashboard/billing/invoices/{order_invoice.pk}/pay/qris/")
     payment = Payment.objects.get(invoice=order_invoice)

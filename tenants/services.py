@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from wavora.api.errors import ValidationFailed
+from wavora.api.errors import ValidationFailed, WavoraError
 
 from .models import ApiKey, Membership, Tenant
 from .principal import ALL_SCOPES
@@ -130,3 +130,83 @@ def api_key_touch(*, key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+
+
+# --- partner provisioning (internal API, seed 002) ---------------------------------------------
+PARTNER_KEY_NAME = "Partner API key"
+PROVISION_FIELDS = ("name", "expires_at", "max_devices", "max_messages", "created_by")
+
+
+class ExternalIdTaken(WavoraError):
+    status_code = 409
+    code = "EXTERNAL_ID_CONFLICT"
+    default_detail = "This external_id belongs to another source."
+
+
+@transaction.atomic
+def tenant_provision(
+    *,
+    external_id: str,
+    source: str = "",
+    caller_source: str | None,
+    plan: str | None = None,
+    owner_email: str = "",
+    **fields: Any,
+) -> tuple[Tenant, str | None, bool]:
+    """Upsert by ``external_id``: ``(tenant, api key or None, created)``. The key is returned only when
+    the tenant is created. A scoped caller only ever touches its own source's tenants; ``plan`` is
+    handed to billing through ``tenant_provisioned`` in this same transaction."""
+    from .signals import tenant_provisioned
+
+    external_id = external_id.strip()
+    if not external_id:
+        raise ValidationFailed("external_id: required.", details={"external_id": ["Required."]})
+    source = caller_source if caller_source is not None else source.strip()
+    tenant = Tenant.objects.select_for_update().filter(external_id=external_id).first()
+    if tenant is not None and caller_source is not None and tenant.source != caller_source:
+        raise ExternalIdTaken(f"external_id {external_id!r} is already used by another source.")
+    raw_key: str | None = None
+    created = tenant is None
+    if tenant is None:
+        name = (fields.get("name") or external_id).strip()
+        tenant = Tenant.objects.create(
+            name=name, slug=_unique_slug(name), external_id=external_id, source=source
+        )
+        if owner_email:
+            User = get_user_model()
+            email = owner_email.strip().lower()
+            user = User.objects.filter(email__iexact=email).first() or User.objects.create_user(
+                username=email, email=email, password=None
+            )
+            Membership.objects.create(tenant=tenant, user=user, role=Membership.Role.OWNER)
+        _, raw_key = api_key_create(tenant=tenant, name=PARTNER_KEY_NAME)
+    elif caller_source is None and source:
+        tenant.source = source
+    for key in PROVISION_FIELDS:
+        if key in fields and fields[key] is not None:
+            setattr(tenant, key, fields[key])
+    if "expires_at" in fields:
+        tenant.expires_at = fields["expires_at"]
+    tenant.save()
+    tenant_provisioned.send(
+        sender=Tenant, tenant=tenant, plan_code=plan, actor=f"partner:{source or 'global'}"
+    )
+    return tenant, raw_key, created
+
+
+def partner_api_key(*, tenant: Tenant) -> ApiKey | None:
+    return (
+        ApiKey.objects.filter(tenant=tenant, name=PARTNER_KEY_NAME, revoked_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def partner_api_key_rotate(*, tenant: Tenant) -> tuple[ApiKey, str]:
+    """The partner's customer key gets a new secret (the old one stops now); one is made if none is left."""
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    key = partner_api_key(tenant=locked)
+    if key is None:
+        return api_key_create(tenant=locked, name=PARTNER_KEY_NAME)
+    return api_key_rotate(key=key)

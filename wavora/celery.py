@@ -47,6 +47,11 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("webhooks.tasks.sweep_webhooks"),
         name="re-queue overdue webhook deliveries and lost fan-outs",
     )
+    sender.add_periodic_task(
+        settings.BILLING_CYCLE_INTERVAL_SECONDS,
+        sender.signature("billing.tasks.run_billing_cycle"),
+        name="billing: renewal invoices, expiry of unpaid invoices, past-due and downgrade",
+    )
 
 
 app.autodiscover_tasks()

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 WIB = ZoneInfo("Asia/Jakarta")
@@ -39,3 +40,40 @@ def wib(value: dt.datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     if value is None:
         return "—"
     return f"{value.astimezone(WIB).strftime(fmt)} WIB"
+
+
+STATUS_LABELS = {
+    "created": _("Not linked"),
+    "pairing": _("Waiting for scan"),
+    "connected": _("Connected"),
+    "disconnected": _("Disconnected"),
+    "logged_out": _("Logged out"),
+    "pending": _("Pending"),
+    "sending": _("Sending"),
+    "sent": _("Sent"),
+    "delivered": _("Delivered"),
+    "read": _("Read"),
+    "played": _("Played"),
+    "failed": _("Failed"),
+    "cancelled": _("Cancelled"),
+    "received": _("Received"),
+    "owner": _("Owner"),
+    "admin": _("Admin"),
+    "member": _("Member"),
+    "out": _("Outgoing"),
+    "in": _("Incoming"),
+}
+
+
+@register.filter
+def status_label(value: object) -> str:
+    """A device/message status or a role in the current language."""
+    return str(STATUS_LABELS.get(str(value), value))
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.9734 → "97,3%" (Indonesian decimal comma); None → "—"."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%".replace(".", ",")

@@ -41,7 +41,9 @@ def test_the_invitation_email_carries_the_link_and_is_sent_after_commit(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         invitation, token = _invite(alice)
-        services.invitation_send_email(invitation=invitation, accept_url=f"https://w.test/accounts/invite/{token}/")
+        services.invitation_send_email(
+            invitation=invitation, accept_url=f"https://w.test/accounts/invite/{token}/"
+        )
         assert mail.outbox == []
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["dina@example.com"]

@@ -77,3 +77,15 @@ def percent(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.1f}%".replace(".", ",")
+
+
+@register.filter
+def message_summary(payload: object) -> str:
+    """The human part of a message's request: its text, caption, question, contact or link."""
+    if not isinstance(payload, dict):
+        return ""
+    for key in ("text", "caption", "question", "contact_name", "link", "message"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.utils import timezone
 
@@ -12,6 +14,7 @@ from tests.factories import DeviceFactory
 class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Message
+        skip_postgeneration_save = True
 
     device = factory.SubFactory(DeviceFactory)
     tenant = factory.SelfAttribute("device.tenant")
@@ -22,7 +25,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
     original_payload_json = factory.LazyAttribute(lambda m: {"text": "Halo dari Wavora"})
 
     @factory.post_generation
-    def created(self, create: bool, extracted: object, **kwargs: object) -> None:
+    def created(self: Any, create: bool, extracted: object, **kwargs: object) -> None:
         # created_at is auto_now_add: a test that needs another time passes created=<datetime>.
         if create and extracted is not None:
             Message.objects.filter(pk=self.pk).update(created_at=extracted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gettext
 from pathlib import Path
 
-import polib
+import polib  # type: ignore[import-untyped]
 from django.conf import settings
 from django.test import Client
 
@@ -25,9 +25,7 @@ def test_the_committed_mo_file_matches_the_po_file() -> None:
     with PO.with_suffix(".mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     stale = [
-        e.msgid
-        for e in polib.pofile(str(PO))
-        if not e.msgid_plural and compiled.gettext(e.msgid) != e.msgstr
+        e.msgid for e in polib.pofile(str(PO)) if not e.msgid_plural and compiled.gettext(e.msgid) != e.msgstr
     ]
     assert stale == []
 
@@ -36,7 +34,7 @@ def test_indonesian_is_the_default_and_english_is_one_switch_away(client: Client
     client.force_login(alice.user)
     page = client.get("/dashboard/")
     assert b'<html lang="id">' in page.content
-    assert "Ringkasan".encode() in page.content
+    assert b"Ringkasan" in page.content
     switched = client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/devices/"})
     assert switched.status_code == 302
     assert switched["Location"] == "/dashboard/devices/"
@@ -53,4 +51,4 @@ def test_the_log_in_page_offers_the_language_switch(client: Client, db: None) ->
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     assert b"Forgot your password?" in client.get("/accounts/login/").content
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "id"
-    assert "Lupa kata sandi?".encode() in client.get("/accounts/login/").content
+    assert b"Lupa kata sandi?" in client.get("/accounts/login/").content

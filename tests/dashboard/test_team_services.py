@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -76,7 +77,7 @@ def test_an_admin_cannot_invite_an_owner(alice: Actor) -> None:
 
 def test_accepting_joins_the_tenant_with_the_invited_role(alice: Actor) -> None:
     _invitation, token = _invite(alice, role=ADMIN)
-    dina = UserFactory(username="dina@example.com")
+    dina: Any = UserFactory(username="dina@example.com")
     membership = services.invitation_accept(raw_token=token, user=dina)
     assert (membership.tenant, membership.role) == (alice.tenant, ADMIN)
     assert invitation_by_token(token) is None  # used up
@@ -86,7 +87,7 @@ def test_accepting_joins_the_tenant_with_the_invited_role(alice: Actor) -> None:
 
 def test_an_invitation_cannot_be_used_by_another_address(alice: Actor) -> None:
     _invitation, token = _invite(alice)
-    eve = UserFactory(username="eve@example.com")
+    eve: Any = UserFactory(username="eve@example.com")
     with pytest.raises(ValidationFailed) as caught:
         services.invitation_accept(raw_token=token, user=eve)
     assert "dina@example.com" in caught.value.message

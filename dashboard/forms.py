@@ -14,6 +14,8 @@ from messaging.models import Message
 from messaging.types import TYPES
 from tenants.models import Membership
 
+from .templatetags.wavora import status_label
+
 ROLE_CHOICES = [
     (Membership.Role.OWNER, _("Owner")),
     (Membership.Role.ADMIN, _("Admin")),
@@ -184,9 +186,7 @@ class SendForm(forms.Form):
         super().__init__(*args, **kwargs)
         device_field = self.fields["device_id"]
         assert isinstance(device_field, forms.ChoiceField)
-        device_field.choices = [
-            (str(d.pk), f"{d.name} ({d.get_status_display()})") for d in devices
-        ]
+        device_field.choices = [(str(d.pk), f"{d.name} ({status_label(d.status)})") for d in devices]
 
     def api_body(self) -> dict[str, Any]:
         """The same body an API client would POST for the chosen type."""

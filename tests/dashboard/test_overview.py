@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -78,6 +79,10 @@ def test_the_overview_page_draws_the_chart_as_svg_and_lists_recent_failures(
     html = page.content.decode()
     assert page.status_code == 200
     assert "<svg" in html and "<rect" in html
+    # SVG needs dots, whatever the language's decimal separator (Indonesian uses a comma).
+    geometry = re.findall(r'<rect x="([^"]+)" y="([^"]+)" width="([^"]+)" height="([^"]+)"', html)
+    assert geometry
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for rect in geometry for value in rect)
     assert "Nomor tidak terdaftar di WhatsApp" in html
     assert "Charlie's failure" not in html
     assert 'role="progressbar"' in html

@@ -179,17 +179,17 @@ class DeviceDetailView(TenantViewMixin, View):
         return self._render(request, device, pairing_code=code, code_form=form)
 
     def _reconnect(self, request: HttpRequest, device: Device) -> HttpResponse:
-        try:
-            device_services.device_reconnect(device=device)
-            messages.success(request, _("Reconnect requested."))
-        except WavoraError as exc:
-            messages.error(request, exc.message)
-        return redirect("dashboard:device_detail", device_id=device.pk)
+        return self._run(request, device, device_services.device_reconnect, _("Reconnect requested."))
 
     def _logout(self, request: HttpRequest, device: Device) -> HttpResponse:
+        done = _("The device was logged out of WhatsApp.")
+        return self._run(request, device, device_services.device_logout, done)
+
+    def _run(self, request: HttpRequest, device: Device, service: Any, done: str) -> HttpResponse:
+        """A device service whose outcome is a flash message on the device page."""
         try:
-            device_services.device_logout(device=device)
-            messages.success(request, _("The device was logged out of WhatsApp."))
+            service(device=device)
+            messages.success(request, done)
         except WavoraError as exc:
             messages.error(request, exc.message)
         return redirect("dashboard:device_detail", device_id=device.pk)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from playwright.sync_api import Page, expect
 
 from devices.models import Device
-from devices.services import gowa_node_create
+from devices.services import device_refresh_qr, gowa_node_create
 from messaging.models import Message
 from tenants.models import Membership
 from tenants.services import tenant_create
@@ -19,6 +22,21 @@ from tests.e2e.conftest import Stack, wait_until
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "kopi-tubruk-2026"
+
+
+def _in_worker_thread(work: Callable[[], object]) -> None:
+    """What a Celery task does, from a thread: publishing to the Channels layer cannot run in this
+    thread, where Playwright's event loop lives."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
 
 
 def _log_in(page: Page, email: str) -> None:
@@ -54,6 +72,14 @@ def test_sign_up_link_a_device_by_qr_send_a_text_and_see_it_delivered(page: Page
     live_root = page.locator("#device-live")
     expect(live_root).to_have_attribute("data-ws", "ready")  # the page listens on /ws/
     page.evaluate("window.__sameDocument = true")
+
+    # WhatsApp rotates QR codes; the new one is pushed over the WebSocket and replaces the image.
+    first_qr = qr.get_attribute("src")
+    _in_worker_thread(
+        lambda: device_refresh_qr(device=Device.objects.select_related("node").get(pk=device_id))
+    )
+    expect(qr).not_to_have_attribute("src", first_qr or "")
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
 
     live.sim.scan(device_id)  # the simulated phone scans the QR code
 

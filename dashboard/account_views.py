@@ -80,14 +80,13 @@ class ThrottledLoginView(auth_views.LoginView):
         username = str(request.POST.get("username", ""))
         wait = throttle.seconds_locked(ip, username)
         if wait:
-            form = self.get_form()
+            # The form is not validated: a locked-out attempt must not even check the password.
             minutes = max(1, -(-wait // 60))
-            form.errors.clear()
-            form.add_error(
-                None,
-                _("Too many failed attempts. Try again in %(minutes)d minute(s).") % {"minutes": minutes},
-            )
-            response = self.render_to_response(self.get_context_data(form=form))
+            lockout = _("Too many failed attempts. Try again in %(minutes)d minute(s).") % {
+                "minutes": minutes
+            }
+            form = self.authentication_form(request, initial={"username": username})
+            response = self.render_to_response(self.get_context_data(form=form, lockout=lockout))
             response.status_code = 429
             response["Retry-After"] = str(wait)
             return response

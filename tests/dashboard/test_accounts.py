@@ -67,6 +67,7 @@ def test_repeated_failures_lock_the_account_for_that_address_even_with_the_right
     assert int(locked["Retry-After"]) > 0
     assert re.search(r"Try again in \d+ minute|Coba lagi dalam \d+ menit", locked.content.decode())
     assert "_auth_user_id" not in client.session
+    assert locked.context["form"].initial["username"] == "alice@example.com"
     # Another IP address is not locked out by this one's guesses.
     other = Client(REMOTE_ADDR="10.9.8.7")
     assert (

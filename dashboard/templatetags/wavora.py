@@ -6,10 +6,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 WIB = ZoneInfo("Asia/Jakarta")
+ID_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 
 
 def _grouped(value: int) -> str:
@@ -39,7 +41,11 @@ def wib(value: dt.datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
     """An aware datetime shown in Jakarta time with the "WIB" suffix."""
     if value is None:
         return "—"
-    return f"{value.astimezone(WIB).strftime(fmt)} WIB"
+    local = value.astimezone(WIB)
+    if "%b" in fmt and (translation.get_language() or "").startswith("id"):
+        # strftime's month names are the C locale's (English); Indonesian differs (Mei, Agu, Okt, Des).
+        fmt = fmt.replace("%b", ID_MONTHS[local.month - 1])
+    return f"{local.strftime(fmt)} WIB"
 
 
 STATUS_LABELS = {

@@ -29,10 +29,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = BASE_DIR / "var" / "test-output" / "screenshots"
 
-# Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are still plain
-# blocking calls between page actions, which Django would otherwise refuse in a thread with a loop.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture(scope="module")
 def browser_stack(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -64,14 +60,25 @@ def live(browser_stack: Stack, transactional_db: None, request: pytest.FixtureRe
     browser_stack.wait_until_idle()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    # Playwright's sync API keeps an event loop in this thread while it is open; the tests' own ORM
+    # calls (and the database flush after each test) are plain blocking calls between page actions,
+    # which Django refuses in a thread with a loop unless told otherwise. Only for this module.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -424,6 +424,13 @@ vars().update(
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Wavora <no-reply@wavora.local>")
 
+# Dashboard log-in throttling: after LOGIN_MAX_FAILURES failed attempts for one username from one
+# IP address, that pair is refused for LOGIN_LOCKOUT_SECONDS (counted in Redis).
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+if LOGIN_MAX_FAILURES < 1 or LOGIN_LOCKOUT_SECONDS < 1:
+    raise environ.ImproperlyConfigured("LOGIN_MAX_FAILURES and LOGIN_LOCKOUT_SECONDS must be at least 1")
+
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -7,17 +7,22 @@ import threading
 from collections.abc import Callable
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.db import connection
 from playwright.sync_api import Page, expect
 
+from billing.models import Invoice, Payment
+from billing.services import dev_plans_seed, subscription_start_free
+from dashboard.templatetags.wavora import rupiah
 from devices.models import Device
 from devices.services import device_refresh_qr, gowa_node_create
 from messaging.models import Message
-from tenants.models import Membership
+from tenants.models import ApiKey, Membership
 from tenants.services import tenant_create
 from tests.conftest import SIM_PASSWORD, SIM_USER
 from tests.e2e.conftest import Stack, wait_until
+from tests.factories import DeviceFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -125,17 +130,110 @@ def test_the_language_switch_changes_the_pages_and_is_remembered(page: Page, liv
     expect(page.locator("h1")).to_have_text("Perangkat")
 
 
-def test_a_member_is_refused_the_team_page(page: Page, live: Stack) -> None:
-    """The billing page is built on another branch; the team page is the manager-only page here."""
+def test_a_member_is_refused_the_billing_page(page: Page, live: Stack) -> None:
     tenant = tenant_create(name="Toko Tim", owner_email="owner@example.com", owner_password=PASSWORD)
     user = get_user_model().objects.create_user("member@example.com", "member@example.com", PASSWORD)
     Membership.objects.create(tenant=tenant, user=user, role=Membership.Role.MEMBER)
 
     _log_in(page, "member@example.com")
-    expect(page.locator("nav a[href='/dashboard/team/']")).to_have_count(0)
-    response = page.goto("/dashboard/team/")
+    expect(page.locator("nav a[href='/dashboard/devices/']")).to_have_count(1)  # the nav is there
+    expect(page.locator("nav a[href='/dashboard/billing/']")).to_have_count(0)
+    response = page.goto("/dashboard/billing/")
     assert response is not None and response.status == 403
     expect(page.locator("[data-error='403']")).to_be_visible()
+    expect(page.locator("select[name=plan_code]")).to_have_count(0)
+
+
+def test_an_api_key_is_shown_exactly_once_and_works_against_the_api(page: Page, live: Stack) -> None:
+    tenant = tenant_create(name="Toko Kunci", owner_email="kunci@example.com", owner_password=PASSWORD)
+    DeviceFactory.create(tenant=tenant, name="Kasir Kunci")
+    _log_in(page, "kunci@example.com")
+
+    page.goto("/dashboard/api-keys/")
+    page.locator("a[href='/dashboard/api-keys/new/']").first.click()
+    page.wait_for_url("**/dashboard/api-keys/new/")
+    page.fill("input[name=name]", "Integrasi POS")
+    for box in page.locator("input[name=scopes]").all():
+        box.uncheck()
+    page.check("input[name=scopes][value='devices:read']")
+    page.check("input[name=scopes][value='messages:send']")
+    page.locator("main form.stack button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/dashboard/api-keys/[0-9a-f-]{36}/created/$"))
+
+    key = ApiKey.objects.get(tenant=tenant)
+    raw = page.locator("#raw-key").inner_text().strip()
+    assert raw.startswith(key.prefix) and len(raw) > len(key.prefix) + 16
+    assert sorted(key.scopes) == ["devices:read", "messages:send"]
+
+    page.reload()  # shown once: a reload finds it gone
+    expect(page.locator("#raw-key")).to_have_count(0)
+    assert raw not in page.content()
+    page.goto("/dashboard/api-keys/")
+    expect(page.locator("main table")).to_contain_text("Integrasi POS")
+    expect(page.locator("main table")).to_contain_text(key.prefix)
+    assert raw not in page.content()
+
+    answer = requests.get(
+        f"{live.web_url}/api/v1/devices", headers={"Authorization": f"Bearer {raw}"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    assert [device["name"] for device in answer.json()["data"]] == ["Kasir Kunci"]
+    # Only the ticked scopes: reading message logs needs messages:read.
+    refused = requests.get(f"{live.web_url}/api/v1/message-logs", headers={"X-API-Key": raw}, timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN", refused.text
+
+
+def _change_plan(page: Page, device_name: str, plan_code: str) -> Invoice:
+    page.goto("/dashboard/billing/")
+    row = page.locator("main tr", has_text=device_name)
+    row.locator("select[name=plan_code]").select_option(plan_code)
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/dashboard/billing/invoices/[0-9a-f-]{36}/$"))
+    return Invoice.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[-1])
+
+
+def test_an_owner_changes_a_plan_pays_by_qris_and_by_doku_and_sees_the_invoice_paid(
+    page: Page, live: Stack
+) -> None:
+    dev_plans_seed()
+    tenant = tenant_create(name="Toko Bayar", owner_email="bayar@example.com", owner_password=PASSWORD)
+    for name in ("Kasir", "Gudang"):
+        device = DeviceFactory.create(tenant=tenant, name=name)
+        subscription_start_free(tenant=tenant, device_id=device.pk)
+    _log_in(page, "bayar@example.com")
+
+    # Kasir moves to Pro: an invoice is issued and shown; QRIS shows the code as an image.
+    qris_invoice = _change_plan(page, "Kasir", "pro")
+    assert qris_invoice.status == Invoice.Status.OPEN and qris_invoice.total > 150_000  # PPN on top
+    expect(page.locator("h1")).to_contain_text(qris_invoice.number)
+    expect(page.locator("main")).to_contain_text(rupiah(qris_invoice.total))
+    page.locator(f"form[action='/dashboard/billing/invoices/{qris_invoice.pk}/pay/qris/'] button").click()
+    page.wait_for_url(re.compile(r"/dashboard/billing/payments/[0-9a-f-]{36}/$"))
+    qr = page.locator("main img[alt^='QRIS']")
+    expect(qr).to_be_visible()
+    expect(qr).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    assert page.evaluate("document.querySelector(\"main img[alt^='QRIS']\").naturalWidth") > 100
+    payment = Payment.objects.get(invoice=qris_invoice)
+    assert (payment.method, payment.status) == (Payment.Method.QRIS_MANUAL, Payment.Status.AWAITING_PROOF)
+
+    # Gudang moves to Pro and its invoice is paid online: DOKU's dev sandbox checkout calls back.
+    doku_invoice = _change_plan(page, "Gudang", "pro")
+    page.locator(f"form[action='/dashboard/billing/invoices/{doku_invoice.pk}/pay/doku/'] button").click()
+    page.wait_for_url(f"{live.web_url}/billing/sandbox/doku/**")
+    expect(page.locator("body")).to_contain_text(doku_invoice.number)
+    page.locator("#pay").click()
+    expect(page.locator("#result")).to_contain_text("200")
+    page.wait_for_url("**/dashboard/billing/")
+
+    paid_row = page.locator("main tr", has_text=doku_invoice.number)
+    expect(paid_row.locator(".badge")).to_have_class(re.compile(r"\bbadge-paid\b"))
+    open_row = page.locator("main tr", has_text=qris_invoice.number)
+    expect(open_row.locator(".badge")).to_have_class(re.compile(r"\bbadge-open\b"))
+    gudang_row = page.locator("main tr", has_text="Gudang")
+    expect(gudang_row).to_contain_text("Pro")
+    expect(gudang_row.locator(".badge")).to_have_class(re.compile(r"\bbadge-active\b"))
+    doku_invoice.refresh_from_db()
+    assert doku_invoice.status == Invoice.Status.PAID
 
 
 def test_the_dashboard_fits_a_phone_screen(page: Page, live: Stack) -> None:

@@ -62,6 +62,8 @@ class Stack:
             ),
             "REDIS_URL": settings.REDIS_URL,
             "GOWA_CALLBACK_BASE_URL": self.web_url,
+            # Where browsers reach Wavora: the DOKU dev sandbox checkout page's address, for one.
+            "PUBLIC_BASE_URL": self.web_url,
             "PAIRING_POLL_INTERVAL_SECONDS": "0.3",
             "SEND_DEFAULT_INTERVAL_MS": "0",
             "SEND_RETRY_BASE_SECONDS": "1",

@@ -12,11 +12,12 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.selectors import active_plan_for_device
+from billing.selectors import MessageAllowance, active_plan_for_device, message_allowance
 from devices.models import Device
 from devices.selectors import devices_of_tenant
 from messaging.models import Message
 from messaging.selectors import messages_of_tenant
+from tenants.models import Tenant
 
 WIB = ZoneInfo("Asia/Jakarta")
 CHART_DAYS = 30
@@ -33,12 +34,26 @@ _DELIVERED = ("delivered", "read", "played")
 _READ = ("read", "played")
 
 
+@dataclass(frozen=True)
+class DeviceUsage:
+    used: int  # outgoing messages counted against the device's allowance now
+    quota: int | None  # None = unlimited
+
+
 @dataclass
 class Usage:
+    """Messages today (WIB) and the quota as billing enforces it (``messaging.services.check_can_send``
+    with ``billing.selectors.message_allowance``): a partner's ``Tenant.max_messages`` is one cap for the
+    whole tenant per calendar month; otherwise each active device has its plan's quota over its own
+    period, and the bar adds them up."""
+
     today: int
-    period: int
+    period: int  # messages counted against the quota now
     quota: int | None  # None = unlimited (some device is on a plan without a quota)
     inactive_devices: int
+    per_device: bool = True
+    renews_at: dt.datetime | None = None
+    devices: dict[uuid.UUID, DeviceUsage] = field(default_factory=dict)
 
     @property
     def percent(self) -> int:
@@ -57,34 +72,57 @@ class Chart:
 
 
 def period_start(now: dt.datetime) -> dt.datetime:
-    # The same calendar month (UTC) the send quota is counted over in messaging.services.
+    # The calendar month (UTC) a partner's tenant-wide cap is counted over in billing.selectors.
     return now.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def usage_of_tenant(*, tenant_id: uuid.UUID, devices: list[Device]) -> Usage:
+def usage_of_tenant(*, tenant: Tenant, devices: list[Device]) -> Usage:
+    """One allowance read per device (a tenant has a handful, TENANT_DEFAULT_MAX_DEVICES) and one
+    aggregate query for every count."""
     now = timezone.now()
     today_start = now.astimezone(WIB).replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = (
-        messages_of_tenant(tenant_id=tenant_id)
-        .filter(direction=Message.Direction.OUT)
-        .aggregate(
-            today=Count("id", filter=Q(created_at__gte=today_start)),
-            period=Count("id", filter=Q(created_at__gte=period_start(now))),
-        )
-    )
-    quota: int | None = 0
+    allowances: dict[uuid.UUID, MessageAllowance] = {}
     inactive = 0
-    # One subscription read per device: a tenant has a handful of devices (TENANT_DEFAULT_MAX_DEVICES).
     for device in devices:
         plan = active_plan_for_device(device_id=device.pk)
         if plan is None:
-            inactive += 1
-        elif not plan.message_quota:
-            quota = None
-        elif quota is not None:
-            quota += plan.message_quota
+            inactive += 1  # cannot send: nothing counts against it
+        else:
+            allowances[device.pk] = message_allowance(device_id=device.pk, plan=plan)
+    tenant_cap = next((a for a in allowances.values() if not a.per_device), None)
+    counts: dict[str, Any] = {"today": Count("id", filter=Q(created_at__gte=today_start))}
+    if tenant_cap is not None or tenant.max_messages:
+        start = tenant_cap.period_start if tenant_cap else period_start(now)
+        counts["used"] = Count("id", filter=Q(created_at__gte=start))
+    else:
+        for index, (device_id, allowance) in enumerate(allowances.items()):
+            counts[f"device_{index}"] = Count(
+                "id", filter=Q(device_id=device_id, created_at__gte=allowance.period_start)
+            )
+    row = messages_of_tenant(tenant_id=tenant.id).filter(direction=Message.Direction.OUT).aggregate(**counts)
+
+    if "used" in row:  # a partner's cap for the whole tenant
+        return Usage(
+            today=row["today"],
+            period=row["used"],
+            quota=tenant_cap.quota if tenant_cap else tenant.max_messages,
+            inactive_devices=inactive,
+            per_device=False,
+            renews_at=tenant_cap.period_end if tenant_cap else None,
+        )
+    per_device = {
+        device_id: DeviceUsage(used=row[f"device_{index}"], quota=allowance.quota or None)
+        for index, (device_id, allowance) in enumerate(allowances.items())
+    }
+    limited = [allowances[d] for d, u in per_device.items() if u.quota]
+    unlimited = len(limited) < len(per_device)
     return Usage(
-        today=counts["today"], period=counts["period"], quota=quota or None, inactive_devices=inactive
+        today=row["today"],
+        period=sum(u.used for u in per_device.values()),
+        quota=None if unlimited or not limited else sum(a.quota for a in limited),
+        inactive_devices=inactive,
+        renews_at=min((a.period_end for a in limited), default=None),
+        devices=per_device,
     )
 
 

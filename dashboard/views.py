@@ -59,10 +59,12 @@ class OverviewView(TenantViewMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         devices = selectors.devices_for_overview(tenant_id=self.tenant.id)
         chart = selectors.chart_of_tenant(tenant_id=self.tenant.id)
+        usage = selectors.usage_of_tenant(tenant=self.tenant, devices=devices)
         context.update(
             devices=devices,
+            device_rows=[(device, usage.devices.get(device.pk)) for device in devices],
             connected=sum(1 for d in devices if d.status == Device.Status.CONNECTED),
-            usage=selectors.usage_of_tenant(tenant_id=self.tenant.id, devices=devices),
+            usage=usage,
             chart=chart,
             svg=selectors.chart_svg_bars(chart),
             legend=[

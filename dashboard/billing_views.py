@@ -80,6 +80,8 @@ class ChangePlanView(BillingMixin, View):
                 actor=self.actor,
             )
         except WavoraError as exc:
+            if exc.status_code == 404:  # another tenant's device, as everywhere else in the dashboard
+                raise Http404("Device not found.") from None
             messages.error(request, exc.message)
             return redirect("dashboard:billing")
         if invoice is None:

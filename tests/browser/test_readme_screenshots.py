@@ -11,20 +11,26 @@ import datetime as dt
 import os
 import re
 import shutil
+from io import BytesIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 from playwright.sync_api import Page, expect
 
+from billing import services as billing
+from billing.models import Payment
 from billing.services import subscription_start_free
 from devices.models import Device
 from devices.services import device_create, device_sync_from_gowa, gowa_node_create
 from messaging.models import Message, MessageStatusChange
-from tenants.models import Membership
-from tenants.services import invitation_create, tenant_create
+from tenants.models import Membership, Tenant
+from tenants.services import api_key_create, api_key_revoke, invitation_create, tenant_create
 from tests.conftest import SIM_PASSWORD, SIM_USER
 from tests.e2e.conftest import BASE_DIR, Stack
+from webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 from .conftest import SCREENSHOTS
 
@@ -114,6 +120,86 @@ def _demo_tenant(stack: Stack) -> tuple[Device, Device]:
     return kasir, gudang
 
 
+def _demo_billing(tenant: Tenant, kasir: Device, gudang: Device) -> None:
+    """Kasir on Pro, paid by QRIS and approved; Gudang's move to Business waiting to be paid."""
+    billing.dev_plans_seed()
+    _subscription, invoice = billing.subscription_change_plan(
+        tenant=tenant, device_id=kasir.pk, plan_code="pro", actor="demo"
+    )
+    assert invoice is not None
+    payment = billing.payment_start_manual(invoice=invoice, method=Payment.Method.QRIS_MANUAL, actor="demo")
+    proof = BytesIO()
+    Image.new("RGB", (64, 64), (240, 240, 240)).save(proof, format="PNG")
+    payment = billing.payment_submit_proof(
+        payment=payment,
+        proof=SimpleUploadedFile("bukti-transfer.png", proof.getvalue(), content_type="image/png"),
+        paid_amount=invoice.total,
+        paid_at=timezone.now() - dt.timedelta(hours=2),
+        payer_name="Budi Santoso",
+        actor="demo",
+    )
+    staff = get_user_model().objects.create_user("finance@wavora.local", "finance@wavora.local", PASSWORD)
+    billing.payment_approve(payment=payment, reviewer=staff)
+    billing.subscription_change_plan(tenant=tenant, device_id=gudang.pk, plan_code="business", actor="demo")
+
+
+def _demo_integrations(tenant: Tenant, kasir: Device) -> WebhookEndpoint:
+    api_key_create(
+        tenant=tenant,
+        name="Kasir POS",
+        scopes=["messages:send", "messages:read", "devices:read"],
+        device_ids=[kasir.pk],
+    )
+    api_key_create(tenant=tenant, name="Toko online (Shopify)", scopes=["messages:send", "webhooks:read"])
+    old_key, _raw = api_key_create(tenant=tenant, name="Integrasi lama", scopes=["messages:send"])
+    api_key_revoke(key=old_key)
+    # Rows only (no fan-out): the screenshot needs a believable log, not real deliveries.
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant,
+        url="https://pos.tokosinarjaya.co.id/wavora/webhook",
+        description="Sistem kasir: pesanan masuk dan status kirim",
+        events=["message.in", "message.receipt", "message.failed"],
+    )
+    WebhookEndpoint.objects.create(
+        tenant=tenant, url="https://hooks.tokosinarjaya.co.id/crm", description="CRM pelanggan"
+    )
+    now = timezone.now()
+    log = [
+        ("message.in", 200, 142, '{"ok":true}', ""),
+        ("message.receipt", 200, 97, '{"ok":true}', ""),
+        ("message.receipt", 200, 88, '{"ok":true}', ""),
+        ("message.failed", 503, 30_000, "", "Timed out after 30 s"),
+        ("message.in", 200, 121, '{"ok":true}', ""),
+        ("message.receipt", 200, 93, '{"ok":true}', ""),
+    ]
+    for minutes, (kind, code, took, excerpt, error) in enumerate(log):
+        at = now - dt.timedelta(minutes=7 * minutes + 3)
+        event = Event.objects.create(tenant=tenant, device_id=kasir.pk, type=kind, data={}, fanned_out_at=at)
+        ok = code == 200
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event=event,
+            status=WebhookDelivery.Status.SUCCEEDED if ok else WebhookDelivery.Status.FAILED,
+            attempts=1 if ok else 8,
+            last_status_code=code,
+            last_error=error,
+            delivered_at=at if ok else None,
+        )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=at)
+        Event.objects.filter(pk=event.pk).update(created_at=at)
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=at,
+            duration_ms=took,
+            status_code=code,
+            response_excerpt=excerpt,
+            error=error,
+            success=ok,
+        )
+    return endpoint
+
+
 def _shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"readme-{name}.png"
@@ -159,6 +245,22 @@ def test_screenshots_of_the_main_pages(page: Page, live: Stack) -> None:
 
     page.goto("/dashboard/team/")
     _shot(page, "team")
+
+    _demo_billing(kasir.tenant, kasir, gudang)
+    page.goto("/dashboard/billing/")
+    expect(page.locator("main .badge-paid")).to_have_count(1)
+    _shot(page, "billing")
+
+    endpoint = _demo_integrations(kasir.tenant, kasir)
+    page.goto("/dashboard/api-keys/")
+    expect(page.locator("main tbody tr")).to_have_count(3)
+    _shot(page, "api-keys")
+    page.goto("/dashboard/webhooks/")
+    expect(page.locator("main tbody tr")).to_have_count(2)
+    _shot(page, "webhooks")
+    page.goto(f"/dashboard/webhooks/{endpoint.pk}/")
+    expect(page.locator("#deliveries tbody tr")).to_have_count(6)
+    _shot(page, "webhook-detail")
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/dashboard/")

@@ -47,6 +47,11 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("webhooks.tasks.sweep_webhooks"),
         name="re-queue overdue webhook deliveries and lost fan-outs",
     )
+    sender.add_periodic_task(
+        settings.CAMPAIGN_SCHEDULER_INTERVAL_SECONDS,
+        sender.signature("campaigns.tasks.wake_due_campaigns"),
+        name="start scheduled campaigns and resume stalled ones",
+    )
 
 
 app.autodiscover_tasks()

@@ -128,13 +128,16 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 class CsvReader:
-    """Streams a CSV upload (UTF-8, with or without BOM). ``header`` is known after construction."""
+    """Streams a CSV upload (UTF-8, with or without BOM) line by line; ``header`` is known at once.
+
+    Each line is decoded on its own, so a stray non-UTF-8 byte is an error on its row, not the file's."""
 
     def __init__(self, raw: IO[bytes]) -> None:
-        self._text = codecs.getreader("utf-8-sig")(raw, "strict")
-        try:
-            first = self._text.readline()
-        except UnicodeDecodeError:
+        self._lines = iter(raw)
+        self._bad_lines: set[int] = set()
+        self._line_count = 0
+        first = next(self._decoded(), "")
+        if 1 in self._bad_lines:
             raise ValidationFailed(
                 "file: the CSV is not UTF-8 text (save it as “CSV UTF-8”).",
                 details={"file": ["Not UTF-8 text."]},
@@ -145,7 +148,7 @@ class CsvReader:
                 details={"file": ["Empty file or no header row."]},
             )
         self.delimiter = sniff_delimiter(first)
-        self.header = [h.strip() for h in next(csv.reader(io.StringIO(first), delimiter=self.delimiter))]
+        self.header = [h.strip() for h in next(csv.reader([first], delimiter=self.delimiter))]
         if not any(norm_key(h) in PHONE_COLUMNS for h in self.header):
             raise ValidationFailed(
                 f"file: no phone column in the header {self.header[:10]}; name one of "
@@ -159,31 +162,44 @@ class CsvReader:
                 details={"file": [f"Header column {blank[0]} is empty."]},
             )
 
+    def _decoded(self) -> Iterator[str]:
+        for raw_line in self._lines:
+            self._line_count += 1
+            if self._line_count == 1 and raw_line.startswith(codecs.BOM_UTF8):
+                raw_line = raw_line[len(codecs.BOM_UTF8) :]
+            try:
+                yield raw_line.decode("utf-8")
+            except UnicodeDecodeError:
+                self._bad_lines.add(self._line_count)
+                yield raw_line.decode("utf-8", errors="replace")
+
     def _rows(self) -> Iterator[Recipient | RowError]:
-        reader = csv.reader(self._text, delimiter=self.delimiter)
-        row_number = 1  # the header
+        reader = csv.reader(self._decoded(), delimiter=self.delimiter)
+        last_line = 1  # the header
         while True:
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError:
-                yield RowError(row=row_number + 1, field="file", message="Not UTF-8 text from here on.")
-                return
             except csv.Error as exc:
-                yield RowError(row=row_number + 1, field="file", message=f"Malformed CSV: {exc}.")
+                yield RowError(row=last_line + 1, field="file", message=f"Malformed CSV: {exc}.")
                 return
-            row_number = reader.line_num + 1  # the header was line 1
+            first_line, last_line = last_line + 1, self._line_count
+            if any(n in self._bad_lines for n in range(first_line, last_line + 1)):
+                yield RowError(
+                    row=first_line, field="row", message="Not UTF-8 text (save it as “CSV UTF-8”)."
+                )
+                continue
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(self.header):
                 yield RowError(
-                    row=row_number,
+                    row=first_line,
                     field="row",
                     message=f"{len(cells)} cells but the header has {len(self.header)} columns.",
                 )
                 continue
-            yield recipient_from_mapping(dict(zip(self.header, cells, strict=False)), row_number)
+            yield recipient_from_mapping(dict(zip(self.header, cells, strict=False)), first_line)
 
     def __iter__(self) -> Iterator[Item]:
         return dedupe(self._rows())

@@ -115,7 +115,7 @@ def test_an_invalid_message_is_a_400_naming_the_field(
 
 
 def test_bad_input_is_a_400_naming_the_field(alice: Actor, device: Device) -> None:
-    for extra, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": ""}, "name"),
         ({"device_id": "nope"}, "device_id"),
         ({"settings": {"delay_between_messages": -1}}, "settings.delay_between_messages"),
@@ -124,7 +124,8 @@ def test_bad_input_is_a_400_naming_the_field(alice: Actor, device: Device) -> No
         ({"scheduled_at": "tomorrow"}, "scheduled_at"),
         ({"recipients": None}, "recipients"),
         ({"recipients": []}, "recipients"),
-    ]:
+    ]
+    for extra, field in cases:
         body = create(alice, device, expect=400, **extra)
         assert field in body["error"]["details"], (extra, body)
 
@@ -300,7 +301,7 @@ def test_the_export_streams_every_recipient_with_formulas_escaped(alice: Actor, 
     campaign = tick(start(alice, data["id"]).pk)
     first = released(campaign.pk)[0]
     settle(first, "delivered")
-    response = alice.api.get(f"/api/v1/campaigns/{campaign.pk}/export")
+    response: Any = alice.api.get(f"/api/v1/campaigns/{campaign.pk}/export")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert response.streaming

@@ -433,6 +433,7 @@ class Bench:
             {
                 "web (uvicorn)": lambda: self._pid("web"),
                 "celery worker": lambda: self._pid("worker"),
+                "campaign worker": lambda: self._pid("campaign-worker"),
                 "GOWA simulator": lambda: self._pid("simulator"),
             }
         )
@@ -1080,47 +1081,64 @@ def campaign_phase(bench: Bench) -> None:
         latencies.append((time.perf_counter() - started) * 1000)
     phase["get_with_statistics_ms_median"] = round(sorted(latencies)[2], 1)
 
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "wavora",
-        "worker",
-        "-Q",
-        "campaigns,sends,default",
-        "--pool",
-        "threads",
-        "--concurrency",
-        str(bench.args.worker_concurrency),
-        "--loglevel",
-        "INFO",
-        "-n",
-        f"bench-campaign-{os.getpid()}@%h",
-    ]
-    log(f"campaign: one worker (-Q campaigns,sends,default) runs it for {run_seconds:.0f} s, then a pause")
+    def worker_argv(queues: str, concurrency: int, name: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wavora",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ]
+
+    def tree_rss_mb(proc: Proc) -> float:
+        return round(sum(proc_kb(pid, "VmRSS") for pid in tree_pids(proc.pid)) / 1024, 1)
+
+    log(
+        f"campaign: a scheduler worker (-Q campaigns) and a send worker (-Q sends,default) run it for "
+        f"{run_seconds:.0f} s, then a pause"
+    )
     progress_sql = (
         "SELECT count(*) FILTER (WHERE r.status <> 'pending'), "
         "count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read')) "
         "FROM t_campaign_recipient r LEFT JOIN t_message m ON m.id = r.message_id WHERE r.campaign_id = %s"
     )
     samples: list[dict[str, Any]] = []
-    run: dict[str, Any] = {"queues": "campaigns,sends,default", "concurrency": bench.args.worker_concurrency}
+    run: dict[str, Any] = {
+        "scheduler_worker": "-Q campaigns --pool threads --concurrency 2",
+        "send_worker": f"-Q sends,default --pool threads --concurrency {bench.args.worker_concurrency}",
+    }
     with bench.meter.measure(run):
-        worker = bench.start("worker", argv)
-        wait_until(lambda: "ready" in worker.log_path.read_text(errors="replace"), timeout=60, what="worker")
+        sender = bench.start(
+            "worker", worker_argv("sends,default", bench.args.worker_concurrency, "bench-sends")
+        )
+        worker = bench.start("campaign-worker", worker_argv("campaigns", 2, "bench-campaigns"))
+        for proc in (sender, worker):
+            log_path = proc.log_path
+            wait_until(lambda: "ready" in log_path.read_text(errors="replace"), timeout=60, what=proc.name)  # noqa: B023
         bench.api("POST", f"/api/v1/campaigns/{campaign_id}/send")
         started = time.perf_counter()
         while time.perf_counter() - started < run_seconds:
             worker.check_alive()
+            sender.check_alive()
             handed, sent = bench.sql(progress_sql, (campaign_id,))[0]
-            rss = sum(proc_kb(pid, "VmRSS") for pid in tree_pids(worker.pid))
             samples.append(
                 {
                     "t": round(time.perf_counter() - started, 1),
                     "handed_over": handed,
                     "sent": sent,
-                    "worker_rss_mb": round(rss / 1024, 1),
+                    "scheduler_rss_mb": tree_rss_mb(worker),
+                    "sender_rss_mb": tree_rss_mb(sender),
                 }
             )
             time.sleep(1.0)
@@ -1132,6 +1150,7 @@ def campaign_phase(bench: Bench) -> None:
         time.sleep(3.0)
         handed_later = bench.sql(progress_sql, (campaign_id,))[0][0]
         pause_check_seconds = round(time.perf_counter() - paused_at, 1)
+    bench.stop("campaign-worker")
     bench.stop("worker")
     costs = slice_costs(worker.log_path)
     per_slice = sorted(ms for _, ms, _ in costs)
@@ -1158,12 +1177,12 @@ def campaign_phase(bench: Bench) -> None:
         handed_over_after_pause={"at_2s": handed_at_pause, f"at_{pause_check_seconds}s": handed_later},
     )
     warm = [s for s in samples if s["t"] >= 5] or samples
-    if warm:
-        rss_values = [s["worker_rss_mb"] for s in warm]
-        run["worker_rss_mb"] = {
-            "at_5s": warm[0]["worker_rss_mb"],
+    for key in ("scheduler_rss_mb", "sender_rss_mb") if warm else ():
+        rss_values = [s[key] for s in warm]
+        run[key] = {
+            "at_5s": warm[0][key],
             "handed_over_at_5s": warm[0]["handed_over"],
-            "at_end": warm[-1]["worker_rss_mb"],
+            "at_end": warm[-1][key],
             "handed_over_at_end": warm[-1]["handed_over"],
             "min": min(rss_values),
             "max": max(rss_values),
@@ -1178,7 +1197,7 @@ def render_campaign(results: dict[str, Any]) -> str:
     if not phase:
         return ""
     pre, imp, run = phase["preview"], phase["import"], phase["run"]
-    rss, sl = run.get("worker_rss_mb") or {}, run["slice_ms"]
+    sl = run["slice_ms"]
     lines = ["", f"Campaign: a {phase['rows']}-row CSV ({phase['csv_mb']} MB), one device, delay 0 ms", ""]
 
     def row(label: str, value: Any) -> None:
@@ -1205,10 +1224,13 @@ def render_campaign(results: dict[str, Any]) -> str:
     )
     cpu = run["slice_cpu_ms"]
     row("scheduler slice CPU p50 / p90 / max (ms)", f"{cpu['p50']} / {cpu['p90']} / {cpu['max']}")
-    row(
-        "worker RSS at 5 s → end (MB), min–max",
-        f"{rss.get('at_5s')} → {rss.get('at_end')}, {rss.get('min')}–{rss.get('max')}",
-    )
+    for key, label in (("scheduler_rss_mb", "scheduler worker"), ("sender_rss_mb", "send worker")):
+        rss = run.get(key) or {}
+        row(
+            f"{label} RSS at 5 s → end (MB), min–max",
+            f"{rss.get('at_5s')} → {rss.get('at_end')}, {rss.get('min')}–{rss.get('max')}",
+        )
+    rss = run.get("scheduler_rss_mb") or {}
     row(
         "  … while handed-over recipients went",
         f"{rss.get('handed_over_at_5s')} → {rss.get('handed_over_at_end')}",

@@ -1,7 +1,58 @@
+"""Dashboard pages, mounted at /dashboard/ (namespace `dashboard`). Each capability appends its routes."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-# Routes mounted by wavora/urls.py; `api_v1` under /api/v1/, `urlpatterns` at the site root.
-api_v1: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import content_views as content
+from . import integration_views as integration
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.OverviewView.as_view(), name="overview"),
+]
+
+# Webhooks, API keys, auto-replies and contacts.
+urlpatterns += [
+    path("webhooks/", integration.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/new/", integration.WebhookCreateView.as_view(), name="webhook_create"),
+    path(
+        "webhooks/deliveries/<str:delivery_id>/",
+        integration.WebhookDeliveryDetailView.as_view(),
+        name="webhook_delivery",
+    ),
+    path(
+        "webhooks/deliveries/<str:delivery_id>/redeliver/",
+        integration.WebhookRedeliverView.as_view(),
+        name="webhook_redeliver",
+    ),
+    path("webhooks/<str:webhook_id>/", integration.WebhookDetailView.as_view(), name="webhook_detail"),
+    path("webhooks/<str:webhook_id>/edit/", integration.WebhookEditView.as_view(), name="webhook_edit"),
+    path("webhooks/<str:webhook_id>/toggle/", integration.WebhookToggleView.as_view(), name="webhook_toggle"),
+    path("webhooks/<str:webhook_id>/delete/", integration.WebhookDeleteView.as_view(), name="webhook_delete"),
+    path(
+        "webhooks/<str:webhook_id>/rotate-secret/",
+        integration.WebhookRotateView.as_view(),
+        name="webhook_rotate",
+    ),
+    path("webhooks/<str:webhook_id>/test/", integration.WebhookTestView.as_view(), name="webhook_test"),
+    path("api-keys/", integration.ApiKeyListView.as_view(), name="api_keys"),
+    path("api-keys/new/", integration.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path("api-keys/<str:key_id>/created/", integration.ApiKeyCreatedView.as_view(), name="api_key_created"),
+    path("api-keys/<str:key_id>/revoke/", integration.ApiKeyRevokeView.as_view(), name="api_key_revoke"),
+    path("api-keys/<str:key_id>/rotate/", integration.ApiKeyRotateView.as_view(), name="api_key_rotate"),
+    path("auto-replies/", content.AutoReplyListView.as_view(), name="auto_replies"),
+    path("auto-replies/new/", content.AutoReplyCreateView.as_view(), name="auto_reply_create"),
+    path("auto-replies/<str:rule_id>/edit/", content.AutoReplyEditView.as_view(), name="auto_reply_edit"),
+    path(
+        "auto-replies/<str:rule_id>/toggle/", content.AutoReplyToggleView.as_view(), name="auto_reply_toggle"
+    ),
+    path(
+        "auto-replies/<str:rule_id>/delete/", content.AutoReplyDeleteView.as_view(), name="auto_reply_delete"
+    ),
+    path("contacts/", content.ContactListView.as_view(), name="contacts"),
+    path("contacts/sync/", content.ContactSyncView.as_view(), name="contacts_sync"),
+    path("contacts/export.csv", content.ContactExportView.as_view(), name="contacts_export"),
+]

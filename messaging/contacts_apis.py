@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import asdict
 from typing import Any
 
@@ -103,11 +102,6 @@ def _sync_before_listing(device: Device, requested: bool, explicit: bool) -> dic
     return {"synced": True, "reason": None, "result": asdict(result)}
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 class DeviceContactListApi(GenericApiView):
     required_scopes = "contacts:read"
     pagination_class = EnvelopePagination
@@ -131,10 +125,8 @@ class DeviceContactListApi(GenericApiView):
         sync = _sync_before_listing(device, fields["sync"], explicit="sync" in request.query_params)
         listed = contacts.contacts_of_device(device=device, search=fields["search"])
         if fields["format"] == "csv":
-            writer = csv.writer(_Echo())
             response = StreamingHttpResponse(
-                (writer.writerow(row) for row in contacts.contacts_csv_rows(listed)),
-                content_type="text/csv; charset=utf-8",
+                contacts.contacts_csv_lines(listed), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="contacts-{device.pk}.csv"'
             return response

@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing import urls as billing_urls
 from campaigns import urls as campaigns_urls
-from dashboard import urls as dashboard_urls
 from devices import apis as devices
 from messaging import apis as messaging
 from messaging import autoreply_apis as autoreplies
@@ -72,7 +71,9 @@ urlpatterns = [
     path("internal/", include(tenants_urls.internal)),
     *billing_urls.urlpatterns,
     *campaigns_urls.urlpatterns,
-    *dashboard_urls.urlpatterns,
+    path("dashboard/", include("dashboard.urls")),
+    path("accounts/", include("dashboard.account_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 handler404 = "wavora.api.exceptions.handler404"

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('devices', '0003_device_health'),
         ('messaging', '0003_contacts_and_auto_reply'),
-        ('tenants', '0003_alter_tenant_source'),
+        ('tenants', '0002_partner_fields_and_invitations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

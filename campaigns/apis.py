@@ -22,9 +22,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from devices.gowa import GowaError
 from devices.models import Device
 from devices.selectors import device_of_tenant
 from messaging.contacts import csv_cell
+from messaging.phone_check import phone_check
 from tenants.permissions import principal_of
 from tenants.principal import Principal
 from wavora.api.envelope import success
@@ -239,6 +241,15 @@ class CampaignListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
 
 
+CHECK_NUMBERS_MAX = 100
+
+
+class NumberCheckOutput(serializers.Serializer):
+    checked = serializers.IntegerField()
+    not_on_whatsapp = serializers.ListField(child=serializers.DictField(), help_text="{row, phone}")
+    error = serializers.CharField(allow_null=True, help_text="Why checking stopped early, if it did")
+
+
 class PreviewOutput(serializers.Serializer):
     recipients = serializers.ListField(
         child=serializers.DictField(), help_text="Normalised recipients (the first 1000)"
@@ -253,10 +264,20 @@ class PreviewOutput(serializers.Serializer):
         child=serializers.DictField(), help_text="{row, field, message, value}"
     )
     duplicate_rows = serializers.ListField(child=serializers.DictField(), help_text="{row, phone, first_row}")
+    number_check = NumberCheckOutput(allow_null=True, help_text="With check_numbers=true")
 
 
 class PreviewInput(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV, UTF-8 with or without BOM, comma or semicolon separated")
+    file = serializers.FileField(
+        allow_empty_file=True,  # the CSV reader says what an empty file lacks
+        help_text="CSV, UTF-8 with or without BOM, comma or semicolon separated",
+    )
+    check_numbers = serializers.BooleanField(
+        default=False,
+        help_text="Also ask WhatsApp (through device_id, cached like POST /phone/validate) whether the "
+        f"first {CHECK_NUMBERS_MAX} recipients are on WhatsApp",
+    )
+    device_id = serializers.UUIDField(required=False, help_text="The device that checks (with check_numbers)")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -648,6 +669,16 @@ class PreviewCsvApi(ApiView):
             raise ValidationFailed(
                 "file: a CSV file is required.", details={"file": ["This field is required."]}
             )
+        fields = {k: request.data.get(k) for k in request.data if k != "file"}
+        options = _validated(PreviewInput(data={**fields, "file": upload}))
+        checker: Device | None = None
+        if options["check_numbers"]:
+            if not options.get("device_id"):
+                raise ValidationFailed(
+                    "device_id: required to check numbers.",
+                    details={"device_id": ["Required with check_numbers."]},
+                )
+            checker = _device(_principal(request), options["device_id"])
         reader = rlib.CsvReader(upload)
         listed: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
@@ -674,6 +705,7 @@ class PreviewCsvApi(ApiView):
             "delimiter": reader.delimiter,
             "errors": errors,
             "duplicate_rows": duplicates,
+            "number_check": _check_numbers(request, checker, listed) if checker else None,
         }
         return Response(
             success(
@@ -682,6 +714,26 @@ class PreviewCsvApi(ApiView):
                 f"{counts['duplicates']} duplicates dropped.",
             )
         )
+
+
+def _check_numbers(request: Request, device: Device, listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first recipients asked through the device (cached answers first); stops at GOWA's first error."""
+    principal = _principal(request)
+    assert principal.tenant is not None
+    missing: list[dict[str, Any]] = []
+    checked, error = 0, None
+    for row in listed[:CHECK_NUMBERS_MAX]:
+        if "@" in row["phone"]:
+            continue
+        try:
+            answer = phone_check(tenant_id=principal.tenant.pk, device=device, phone=row["phone"])
+        except GowaError as exc:
+            error = f"{exc.code}: {exc.message}"
+            break
+        checked += 1
+        if not answer.is_on_whatsapp:
+            missing.append({"row": row["row"], "phone": row["phone"]})
+    return {"checked": checked, "not_on_whatsapp": missing, "error": error}
 
 
 def recipient_data(row: CampaignRecipient) -> dict[str, Any]:

@@ -114,3 +114,36 @@ def test_placeholders_match_columns_case_insensitively_with_seed_aliases() -> No
     assert rlib.render(template, rlib.lookup_of(recipient))["text"] == (
         "Hi Budi of Toko (CEO) in Solo, 6281234567890"
     )
+
+
+def test_preview_can_check_the_first_numbers_on_whatsapp_through_a_device(
+    alice: Actor, device: Any, sim: Any
+) -> None:
+    sim.control("POST", "/_sim/not-on-whatsapp", json={"phones": ["6281234567891"]})
+    response = alice.api.post(
+        "/api/v1/campaigns/preview-csv",
+        {
+            "file": upload("phone,name\n081234567890,Budi\n081234567891,Siti\n"),
+            "check_numbers": "true",
+            "device_id": str(device.pk),
+        },
+        format="multipart",
+    )
+    data = assert_ok(response)
+    assert data["number_check"] == {
+        "checked": 2,
+        "not_on_whatsapp": [{"row": 3, "phone": "6281234567891"}],
+        "error": None,
+    }
+    assert assert_ok(preview(alice, "phone\n081234567890\n"))["number_check"] is None
+
+
+def test_checking_numbers_needs_a_device_of_the_tenant(alice: Actor, charlie: Actor, device: Any) -> None:
+    body = {"file": upload("phone\n081234567890\n"), "check_numbers": "true"}
+    response = alice.api.post("/api/v1/campaigns/preview-csv", body, format="multipart")
+    assert assert_error(response, 400, "VALIDATION_ERROR")["details"] == {
+        "device_id": ["Required with check_numbers."]
+    }
+    body = {"file": upload("phone\n081234567890\n"), "check_numbers": "true", "device_id": str(device.pk)}
+    response = charlie.api.post("/api/v1/campaigns/preview-csv", body, format="multipart")
+    assert_error(response, 404, "DEVICE_NOT_FOUND")

@@ -126,6 +126,16 @@ class CampaignForm(forms.Form):
         }
 
 
+class ScheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_lazy("Start at (WIB)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help_text=_lazy("Empty: it starts when you press Send."),
+    )
+
+
 class RecipientFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_lazy("Status"),
@@ -329,6 +339,11 @@ class CampaignDetailView(CampaignPageMixin, TenantPage):
             device_name=names.get(str(campaign.device_id), ""),
             rotation_names=[names.get(str(i), str(i)) for i in campaign.rotation_device_ids or []],
             actions=_actions_for(campaign.status),
+            schedule_form=(
+                ScheduleForm(initial={"scheduled_at": campaign.scheduled_at})
+                if campaign.status in services.EDITABLE
+                else None
+            ),
             message_text=campaign.message.get("text") or campaign.message.get("caption") or "",
         )
         return context
@@ -343,6 +358,30 @@ def _actions_for(status: str) -> list[str]:
         "completed": ["retry", "clone", "delete"],
         "cancelled": ["clone", "delete"],
     }[status]
+
+
+class CampaignScheduleView(CampaignPageMixin, TenantAction):
+    """Sets or clears the start time (WIB) of a draft, scheduled or paused campaign."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        campaign = self.get_campaign()
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(str(e) for e in form.errors.get("scheduled_at", [])))
+            return redirect("dashboard:campaign_detail", campaign_id=campaign.pk)
+        try:
+            services.campaign_update(
+                principal=principal_for(self),
+                campaign=campaign,
+                scheduled_at=form.cleaned_data["scheduled_at"],
+            )
+        except WavoraError as exc:
+            if exc.status_code == 404:
+                raise
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Schedule saved."))
+        return redirect("dashboard:campaign_detail", campaign_id=campaign.pk)
 
 
 class CampaignProgressView(CampaignPageMixin, TenantPage):

@@ -77,6 +77,11 @@ urlpatterns += [
         name="campaign_export",
     ),
     path(
+        "campaigns/<str:campaign_id>/schedule/",
+        campaigns.CampaignScheduleView.as_view(),
+        name="campaign_schedule",
+    ),
+    path(
         "campaigns/<str:campaign_id>/<str:action>/",
         campaigns.CampaignActionView.as_view(),
         name="campaign_action",

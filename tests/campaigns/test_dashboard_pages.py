@@ -87,6 +87,22 @@ def test_the_schedule_is_entered_in_wib(alice: Actor, device: Device) -> None:
     assert "08:00–20:00 WIB" in detail
 
 
+def test_the_schedule_can_be_changed_on_the_detail_page_in_wib(alice: Actor, device: Device) -> None:
+    campaign_id = create(alice, device)["id"]
+    client = signed_in(alice)
+    base = f"/dashboard/campaigns/{campaign_id}"
+    assert 'name="scheduled_at"' in page_text(client.get(f"{base}/"))
+    client.post(f"{base}/schedule/", {"scheduled_at": "2099-01-02T07:30"})
+    campaign = Campaign.objects.get(pk=campaign_id)
+    assert campaign.scheduled_at == datetime(2099, 1, 2, 0, 30, tzinfo=UTC)
+    client.post(f"{base}/send/")
+    assert Campaign.objects.get(pk=campaign_id).status == "scheduled"
+    client.post(f"{base}/schedule/", {"scheduled_at": ""})  # cleared: it starts at the next tick
+    assert Campaign.objects.get(pk=campaign_id).scheduled_at is None
+    refused = client.post(f"{base}/schedule/", {"scheduled_at": "soon"}, follow=True)
+    assert "Enter a valid date/time." in page_text(refused)
+
+
 def test_list_detail_progress_and_export_for_the_tenant(alice: Actor, bob: Actor, device: Device) -> None:
     data = create(alice, device, settings={"delay_between_messages": 0})
     campaign_id = data["id"]
@@ -139,7 +155,7 @@ def test_another_tenants_campaign_is_a_404_on_every_page(
     base = f"/dashboard/campaigns/{campaign_id}"
     for path in (f"{base}/", f"{base}/progress.json", f"{base}/export.csv"):
         assert client.get(path).status_code == 404, path
-    for action in ("send", "pause", "resume", "cancel", "retry", "clone", "delete"):
+    for action in ("send", "pause", "resume", "cancel", "retry", "clone", "delete", "schedule"):
         assert client.post(f"{base}/{action}/").status_code == 404, action
     assert Campaign.objects.get(pk=campaign_id).status == "draft"
     assert client.get("/dashboard/campaigns/not-a-uuid/").status_code == 404

@@ -27,6 +27,7 @@ lint: install
 	$(BIN)/mypy .
 
 test: install services lint
+	bash scripts/ensure-chromium.sh
 	WAVORA_ENV=test $(BIN)/python -m pytest
 
 bench: install services

@@ -13,3 +13,27 @@ FREE_PLAN_DEFAULTS = {
     "is_public": True,
     "is_active": True,
 }
+
+# Paid plans `make run` offers in dev so the billing flow can be tried end to end.
+DEV_PAID_PLANS = {
+    "pro": {
+        "name": "Pro",
+        "price": 150_000,
+        "period": "monthly",
+        "message_quota": 20_000,
+        "rate_limit_per_minute": 120,
+        "device_limit": 10,
+        "features": {"campaigns": True, "auto_reply": True, "webhooks": True},
+        "branding_footer": "",
+    },
+    "business": {
+        "name": "Business",
+        "price": 400_000,
+        "period": "monthly",
+        "message_quota": 100_000,
+        "rate_limit_per_minute": 600,
+        "device_limit": 50,
+        "features": {"campaigns": True, "auto_reply": True, "webhooks": True},
+        "branding_footer": "",
+    },
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from . import billing_views as bv
 from . import content_views as content
 from . import integration_views as integration
 from . import views
@@ -12,6 +13,29 @@ app_name = "dashboard"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.OverviewView.as_view(), name="overview"),
+    path("devices/", views.DevicesView.as_view(), name="devices"),
+    path("devices/<uuid:device_id>/", views.DeviceDetailView.as_view(), name="device_detail"),
+    path("devices/<uuid:device_id>/status/", views.DeviceStatusView.as_view(), name="device_status"),
+    path("send/", views.SendView.as_view(), name="send"),
+    path("messages/", views.MessagesView.as_view(), name="messages"),
+    path("messages/<uuid:message_id>/", views.MessageDetailView.as_view(), name="message_detail"),
+    path("team/", views.TeamView.as_view(), name="team"),
+    path("team/members/<int:membership_id>/", views.TeamMemberView.as_view(), name="team_member"),
+    path(
+        "team/invitations/<uuid:invitation_id>/revoke/",
+        views.InvitationRevokeView.as_view(),
+        name="invitation_revoke",
+    ),
+]
+
+# Billing (issue 5)
+urlpatterns += [
+    path("billing/", bv.BillingOverviewView.as_view(), name="billing"),
+    path("billing/subscriptions/", bv.ChangePlanView.as_view(), name="billing_change_plan"),
+    path("billing/invoices/<uuid:invoice_id>/", bv.InvoiceDetailView.as_view(), name="billing_invoice"),
+    path("billing/invoices/<uuid:invoice_id>/pay/<str:method>/", bv.PayView.as_view(), name="billing_pay"),
+    path("billing/payments/<uuid:payment_id>/", bv.PaymentDetailView.as_view(), name="billing_payment"),
+    path("billing/payments/<uuid:payment_id>/proof/", bv.PaymentProofView.as_view(), name="billing_proof"),
 ]
 
 # Webhooks, API keys, auto-replies and contacts.

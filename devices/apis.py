@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from billing.selectors import active_plan_for_device
 from tenants.permissions import principal_of
 from wavora.api.envelope import success
-from wavora.api.errors import Forbidden, InvalidPhone
+from wavora.api.errors import Forbidden, InvalidPhone, ValidationFailed
 from wavora.api.views import ApiView, GenericApiView
 from wavora.phones import normalize_recipient
 
@@ -121,9 +121,16 @@ class DeviceListCreateApi(GenericApiView):
         if principal.device_ids:
             devices = devices.filter(pk__in=principal.device_ids)
         status_filter = self.request.query_params.get("status")
+        if status_filter and status_filter not in Device.Status.values:
+            allowed = ", ".join(Device.Status.values)
+            raise ValidationFailed(f"status: one of {allowed}.", details={"status": [f"One of: {allowed}."]})
         return devices.filter(status=status_filter) if status_filter else devices
 
-    @extend_schema(operation_id="api_v1_devices_list", responses={200: DeviceOutput(many=True)})
+    @extend_schema(
+        operation_id="api_v1_devices_list",
+        parameters=[OpenApiParameter("status", str, OpenApiParameter.QUERY, enum=Device.Status.values)],
+        responses={200: DeviceOutput(many=True)},
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DeviceOutput(page, many=True).data)

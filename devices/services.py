@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.selectors import device_limit_for_tenant
 from billing.services import subscription_start_free
 from tenants.models import Tenant
 from wavora.api.errors import QuotaExceeded, UpstreamError, WavoraError
@@ -68,12 +69,13 @@ def device_create(*, tenant: Tenant, name: str, **device_settings: Any) -> Devic
     # Lock the tenant so two concurrent creates cannot both slip under the device limit.
     locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
     live = Device.objects.filter(tenant=locked, deleted_at__isnull=True).count()
-    if live >= locked.device_limit:
+    limit = device_limit_for_tenant(tenant=locked)
+    if live >= limit:
         raise QuotaExceeded(
-            f"Your plan allows {locked.device_limit} device(s) and you have {live}. "
+            f"Your plan allows {limit} device(s) and you have {live}. "
             "Delete a device or upgrade to add another.",
             status=403,
-            details={"device_limit": locked.device_limit, "devices": live},
+            details={"device_limit": limit, "devices": live},
         )
     node = node_with_most_room()
     if node is None:

@@ -100,6 +100,7 @@ def validate_reply(*, tenant: Tenant, reply: Any) -> dict[str, Any]:
         for field in ("url", "link"):
             if attrs.get(field):
                 validate_url(attrs[field], field=field)
+        body = compose.json_safe(body)  # refuses NUL characters, which PostgreSQL cannot store
     except WavoraError as exc:
         raise _under_reply(exc) from exc
     return {"type": message_type, **body}

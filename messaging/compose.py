@@ -23,14 +23,20 @@ from .services import Outgoing, resolve_reply_target
 from .types import TYPES
 
 
-def json_safe(data: Any) -> Any:
-    """The request as we keep it in ``original_payload_json`` (files described, not stored twice)."""
+def json_safe(data: Any, field: str = "body") -> Any:
+    """The request as we keep it in ``original_payload_json`` (files described, not stored twice).
+    PostgreSQL cannot store a NUL character, even in an unknown field, so one is refused here."""
     if isinstance(data, UploadedFile):
         return {"filename": data.name, "size": data.size}
     if isinstance(data, dict):
-        return {str(k): json_safe(v) for k, v in data.items()}
+        return {json_safe(str(k), field): json_safe(v, str(k)) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [json_safe(v) for v in data]
+        return [json_safe(v, field) for v in data]
+    if isinstance(data, str) and "\x00" in data:
+        raise ValidationFailed(
+            f"{field}: NUL characters (\\u0000) are not allowed.",
+            details={field: ["NUL characters (\\u0000) are not allowed."]},
+        )
     if isinstance(data, (str, int, float, bool)) or data is None:
         return data
     return str(data)

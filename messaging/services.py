@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.models import Plan
-from billing.selectors import active_plan_for_device
+from billing.selectors import active_plan_for_device, message_allowance
 from devices.gowa import (
     GowaClient,
     GowaDeviceNotLoggedIn,
@@ -126,10 +126,6 @@ def idempotent_store(*, tenant: Tenant, key: str | None, status: int, body: dict
 
 
 # --- accepting -------------------------------------------------------------------------------
-def _period_start(now: datetime) -> datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
 def check_can_send(*, principal: Principal, device: Device, count: int = 1, sync: bool = False) -> Plan:
     """Raises the precise refusal for sending ``count`` messages from ``device``; returns its plan.
 
@@ -149,26 +145,25 @@ def check_can_send(*, principal: Principal, device: Device, count: int = 1, sync
             "Link it with login-qr or login-code first.",
             details={"device_status": device.status},
         )
-    if plan.message_quota:
+    allowance = message_allowance(device_id=device.pk, plan=plan)
+    if allowance.quota:
+        scope: dict[str, Any] = {"device": device}
+        if not allowance.per_device:  # a partner's cap counts the whole tenant
+            scope = {"tenant_id": device.tenant_id}
         used = Message.objects.filter(
-            device=device, direction=Message.Direction.OUT, created_at__gte=_period_start(timezone.now())
+            **scope, direction=Message.Direction.OUT, created_at__gte=allowance.period_start
         ).count()
-        if used + count > plan.message_quota:
-            left = max(0, plan.message_quota - used)
+        if used + count > allowance.quota:
+            left = max(0, allowance.quota - used)
+            where = "on this device" if allowance.per_device else "for your account"
+            retry = max(1, int((allowance.period_end - timezone.now()).total_seconds()))
             raise QuotaExceeded(
-                f"The {plan.name} plan allows {plan.message_quota} messages a month on this device; "
-                f"{used} are used, {left} left. The quota renews at the start of next month.",
-                details={"quota": plan.message_quota, "used": used, "requested": count},
-                headers={"Retry-After": str(_seconds_to_next_month())},
+                f"The {allowance.plan_name} plan allows {allowance.quota} messages per period {where}; "
+                f"{used} are used, {left} left. The quota renews at {allowance.period_end.isoformat()}.",
+                details={"quota": allowance.quota, "used": used, "requested": count},
+                headers={"Retry-After": str(retry)},
             )
     return plan
-
-
-def _seconds_to_next_month() -> int:
-    now = timezone.now()
-    start = _period_start(now)
-    nxt = (start + timedelta(days=32)).replace(day=1)
-    return max(1, int((nxt - now).total_seconds()))
 
 
 def _history(message: Message, status: str, at: datetime, detail: str = "") -> MessageStatusChange:

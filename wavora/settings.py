@@ -369,12 +369,94 @@ if not 0 < CAMPAIGN_MAX_COUNTDOWN_SECONDS < CELERY_BROKER_TRANSPORT_OPTIONS["vis
         "CAMPAIGN_MAX_COUNTDOWN_SECONDS must be positive and below CELERY_VISIBILITY_TIMEOUT"
     )
 
+# Billing (issue 5). Money is integer rupiah. PUBLIC_BASE_URL is how browsers and DOKU reach Wavora
+# (the DOKU notification URL, the dev sandbox checkout page, links in emails).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=GOWA_CALLBACK_BASE_URL).rstrip("/")
+DOKU_BASE_URL = env.str("DOKU_BASE_URL", default="https://api-sandbox.doku.com").rstrip("/")
+DOKU_CLIENT_ID = env.str("DOKU_CLIENT_ID", default="")
+DOKU_SECRET_KEY = env.str("DOKU_SECRET_KEY", default="")
+if bool(DOKU_CLIENT_ID) != bool(DOKU_SECRET_KEY):
+    raise environ.ImproperlyConfigured("Set both DOKU_CLIENT_ID and DOKU_SECRET_KEY, or neither")
+# Without DOKU credentials outside production, pay/doku opens Wavora's own sandbox checkout page,
+# whose buttons send a notification signed with these dev-only values (never used with real DOKU).
+DOKU_DEV_SANDBOX = not DOKU_CLIENT_ID and not IS_PRODUCTION
+if DOKU_DEV_SANDBOX:
+    DOKU_CLIENT_ID, DOKU_SECRET_KEY = "WAVORA-DEV-SANDBOX", "wavora-dev-sandbox-secret"
+DOKU_PAYMENT_DUE_MINUTES = env.int("DOKU_PAYMENT_DUE_MINUTES", default=60)
+DOKU_TIMEOUT_SECONDS = env.float("DOKU_TIMEOUT_SECONDS", default=30.0)
+# The platform's static QRIS (from the acquirer); invoices get a dynamic copy with their amount.
+# The default is a syntactically valid sample for development only.
+QRIS_STATIC_PAYLOAD = env.str(
+    "QRIS_STATIC_PAYLOAD",
+    default="00020101021126440018ID.CO.QRIS.WWW0215ID10200000000010303UMI51440014ID.CO.QRIS.WWW0215"
+    "ID20232345678910303UMI5204737253033605802ID5910WAVORA DEV6007JAKARTA61051011062070703A016304B273",
+)
+try:
+    from billing.qris import QrisError as _QrisError
+    from billing.qris import parse as _parse_qris
+
+    _parse_qris(QRIS_STATIC_PAYLOAD)
+except _QrisError as _exc:
+    raise environ.ImproperlyConfigured(f"QRIS_STATIC_PAYLOAD is not a valid QRIS payload: {_exc}") from None
+# Bank accounts for manual transfer: "BANK:NUMBER:HOLDER" entries separated by ";".
+_BANK_FIELDS = ("bank", "account_number", "account_name")
+BILLING_BANK_ACCOUNTS = [
+    dict(zip(_BANK_FIELDS, [p.strip() for p in entry.split(":", 2)], strict=False))
+    for entry in env.str(
+        "BILLING_BANK_ACCOUNTS", default="BCA:1234567890:PT Wavora Dev;Mandiri:0987654321:PT Wavora Dev"
+    ).split(";")
+    if entry.strip()
+]
+if any(len(account) != 3 or not all(account.values()) for account in BILLING_BANK_ACCOUNTS):
+    raise environ.ImproperlyConfigured("BILLING_BANK_ACCOUNTS entries must look like BANK:NUMBER:HOLDER")
+BILLING_INVOICE_DUE_DAYS = env.int("BILLING_INVOICE_DUE_DAYS", default=7)
+BILLING_TAX_RATE_PERCENT = env.str("BILLING_TAX_RATE_PERCENT", default="11")  # PPN
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=3)
+BILLING_RENEWAL_LEAD_DAYS = env.int("BILLING_RENEWAL_LEAD_DAYS", default=7)
+BILLING_PROOF_MAX_BYTES = env.int("BILLING_PROOF_MAX_BYTES", default=5 * 1024 * 1024)
+BILLING_CYCLE_INTERVAL_SECONDS = env.float("BILLING_CYCLE_INTERVAL_SECONDS", default=300.0)
+try:
+    from decimal import Decimal as _Decimal
+
+    if not 0 <= _Decimal(BILLING_TAX_RATE_PERCENT) <= 100:
+        raise ValueError
+except (ArithmeticError, ValueError):
+    raise environ.ImproperlyConfigured("BILLING_TAX_RATE_PERCENT must be a number from 0 to 100") from None
+for _name in ("BILLING_INVOICE_DUE_DAYS", "BILLING_RENEWAL_LEAD_DAYS", "DOKU_PAYMENT_DUE_MINUTES",
+              "BILLING_PROOF_MAX_BYTES", "BILLING_CYCLE_INTERVAL_SECONDS"):
+    if globals()[_name] <= 0:
+        raise environ.ImproperlyConfigured(f"{_name} must be positive")
+if BILLING_GRACE_DAYS < 0:
+    raise environ.ImproperlyConfigured("BILLING_GRACE_DAYS must be >= 0")
+_enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+assert isinstance(_enum_names, dict)
+_enum_names.update(
+    {
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "PaymentStatusEnum": "billing.models.Payment.Status",
+        "PaymentMethodEnum": "billing.models.BillingSettings.Method",
+        "SubscriptionStatusEnum": "billing.models.Subscription.Status",
+        "PlanPeriodEnum": "billing.models.Plan.Period",
+    }
+)
+# Partner provisioning API (seed 002): "service:key" (scoped to that source) or a bare global key,
+# comma-separated. Empty = the /internal/ API refuses every request.
+INTERNAL_API_KEYS = env.list("INTERNAL_API_KEYS", default=[])
+
 # Email (webhook-disabled and re-scan notices), e.g. smtp+tls://user:password@smtp.example.com:587.
 # Tests use Django's in-memory outbox whatever this says.
 vars().update(
     env.email_url("EMAIL_URL", default="smtp://localhost:25" if IS_PRODUCTION else "consolemail://")
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Wavora <no-reply@wavora.local>")
+
+# Dashboard log-in throttling: after LOGIN_MAX_FAILURES failed attempts for one username from one
+# IP address, that pair is refused for LOGIN_LOCKOUT_SECONDS (counted in Redis).
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+if LOGIN_MAX_FAILURES < 1 or LOGIN_LOCKOUT_SECONDS < 1:
+    raise environ.ImproperlyConfigured("LOGIN_MAX_FAILURES and LOGIN_LOCKOUT_SECONDS must be at least 1")
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,6 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from wavora.api.errors import WavoraError
+
+from . import services
 from .models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -70,6 +74,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     raw_id_fields = ["endpoint", "event"]
     inlines = [AttemptInline]
     date_hierarchy = "created_at"
+    actions = ["redeliver"]
+
+    @admin.action(description="Redeliver the selected deliveries now")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = 0
+        for delivery in queryset.select_related("endpoint"):
+            try:
+                services.delivery_redeliver(delivery=delivery)
+                queued += 1
+            except WavoraError as exc:
+                self.message_user(request, f"Delivery {delivery.pk}: {exc.message}", messages.ERROR)
+        if queued:
+            self.message_user(request, f"Queued {queued} delivery(ies) for redelivery.", messages.SUCCESS)
 
     @admin.display(ordering="endpoint__tenant__name")
     def tenant(self, delivery: WebhookDelivery) -> str:

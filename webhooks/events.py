@@ -34,6 +34,16 @@ CATALOG = frozenset(
         "campaign.completed",
         "webhook.test",
         "webhook.disabled",
+        # billing (issue 5)
+        "invoice.created",
+        "invoice.paid",
+        "invoice.expired",
+        "payment.failed",
+        "payment.rejected",
+        "payment.needs_review",
+        "subscription.updated",
+        "subscription.past_due",
+        "subscription.downgraded",
     }
 )
 

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='tenant',
             name='source',
-            field=models.CharField(blank=True, db_index=True, default='', help_text='Partner service that provisioned the tenant (internal API, seed 002); empty = self sign-up.', max_length=100),
+            field=models.CharField(blank=True, db_index=True, default='', help_text='Partner service that provisioned the tenant (seed 002); empty = self sign-up.', max_length=100),
         ),
         migrations.CreateModel(
             name='Invitation',

@@ -263,3 +263,9 @@ def test_the_openapi_schema_generates_without_warnings_and_validates(tmp_path: A
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
 
     assert "/api/v1/messages/text" in target.read_text()
+
+
+def test_every_model_change_has_its_migration_committed(db: None) -> None:
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

@@ -46,3 +46,18 @@ def test_rupiah_and_numbers_use_indonesian_grouping() -> None:
     assert rupiah(150000) == "Rp 150.000"
     assert rupiah(0) == "Rp 0"
     assert number_id(1234567) == "1.234.567"
+
+
+def test_wib_times_use_indonesian_month_names_in_indonesian() -> None:
+    import datetime as dt
+
+    from django.utils import translation
+
+    from dashboard.templatetags.wavora import wib
+
+    moment = dt.datetime(2026, 8, 17, 3, 45, tzinfo=dt.UTC)  # 10:45 in Jakarta
+    with translation.override("id"):
+        assert wib(moment) == "17 Agu 2026 10:45 WIB"
+    with translation.override("en"):
+        assert wib(moment) == "17 Aug 2026 10:45 WIB"
+    assert wib(None) == "—"

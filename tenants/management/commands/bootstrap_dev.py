@@ -49,6 +49,10 @@ class Command(BaseCommand):
         if key is None or not key.is_usable:
             _, creds["api_key"] = api_key_create(tenant=tenant, name="Demo key", allow_sync_send=True)
 
+        from billing.services import dev_plans_seed  # paid plans to try billing with (issue 5)
+
+        dev_plans_seed()
+
         sim = creds.setdefault("simulator", {})
         sim.setdefault("basic_auth", f"wavora:{secrets.token_urlsafe(12)}")
         sim.setdefault("webhook_secret", secrets.token_urlsafe(24))

@@ -83,6 +83,11 @@ def recipient_from_mapping(raw: dict[str, Any], row: int) -> Recipient | RowErro
         if key == phone_key or key is None:
             continue
         text = "" if cell is None else str(cell).strip()
+        if "\x00" in text or "\x00" in str(key):
+            # PostgreSQL cannot store it, and no real name or column has one.
+            return RowError(
+                row=row, field=str(key).replace("\x00", ""), message="NUL characters are not allowed."
+            )
         if len(text) > MAX_FIELD_LENGTH:
             return RowError(row=row, field=str(key), message=f"At most {MAX_FIELD_LENGTH} characters.")
         if norm_key(str(key)) in NAME_COLUMNS and not name:

@@ -108,7 +108,7 @@ def message_template(raw: Any) -> dict[str, Any]:
             'message: expected an object such as {"type": "text", "content": "Halo {{Name}}"}.',
             details={"message": ["Expected an object."]},
         )
-    body = {str(k): v for k, v in raw.items() if k not in ("device_id", "to")}
+    body = json_safe({str(k): v for k, v in raw.items() if k not in ("device_id", "to")}, "message")
     mtype = str(body.get("type") or "text")
     if mtype not in TYPES:
         raise ValidationFailed(

@@ -374,3 +374,12 @@ def test_a_key_restricted_to_other_devices_cannot_use_or_see_this_device(
         format="json",
     )
     assert_error(response, 403, "FORBIDDEN")
+
+
+def test_a_nul_character_is_a_400_naming_where_it_is(alice: Actor, device: Device) -> None:
+    body = create(alice, device, expect=400, message={"type": "text", "content": "Halo", "x\u0000": 1})
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert "NUL" in body["error"]["message"]
+    body = create(alice, device, expect=400, recipients=[{"phone": "081234567890", "name": "Bu\u0000di"}])
+    assert body["error"]["details"] == {"recipients[1].name": ["NUL characters are not allowed."]}
+    assert not Campaign.objects.exists()

@@ -76,7 +76,9 @@ def recipient_from_mapping(raw: dict[str, Any], row: int) -> Recipient | RowErro
     try:
         phone = normalize_recipient(value, field="phone")
     except InvalidPhone as exc:
-        return RowError(row=row, field="phone", message=exc.message, value=value[:100])
+        return RowError(
+            row=row, field="phone", message=exc.message.removeprefix("phone: "), value=value[:100]
+        )
     name = ""
     fields: dict[str, str] = {}
     for key, cell in raw.items():

@@ -60,6 +60,7 @@ def test_preview_numbers_each_bad_row_and_reports_and_drops_duplicates(alice: Ac
     assert data["valid"] == 1 and data["invalid"] == 3 and data["duplicates"] == 1
     assert [(e["row"], e["field"]) for e in data["errors"]] == [(3, "phone"), (4, "phone"), (7, "row")]
     assert data["errors"][0]["value"] == "12"
+    assert data["errors"][0]["message"] == "'12' is not a valid phone number (8–15 digits with country code)."
     assert data["duplicate_rows"] == [{"row": 6, "phone": "6281234567890", "first_row": 2}]
     assert response.json()["message"] == "1 recipients, 3 invalid rows, 1 duplicates dropped."
 

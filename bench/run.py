@@ -49,8 +49,26 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
 LOG_DIR = RESULTS_DIR / "logs"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-BENCH_DB = "wavora_bench"
 PROTECTED_DBS = {"wavora", "test_wavora", "postgres"}
+
+
+def _bench_db_from_env(default: str = "wavora_bench") -> str:
+    """DATABASE_URL is honoured when it names a database of the bench's own (``wavora_bench…``): the
+    bench drops and re-creates it, so any other database in the environment is left alone."""
+    url = os.environ.get("DATABASE_URL", "")
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0] if "://" in url else ""
+    return name if name.startswith("wavora_bench") and name not in PROTECTED_DBS else default
+
+
+def _bench_redis_from_env() -> str | None:
+    """REDIS_URL is honoured when it names a db other than 0 on 127.0.0.1 (the bench flushes it)."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url.startswith("redis://127.0.0.1") or url.rstrip("/").rsplit("/", 1)[-1] in ("", "0"):
+        return None
+    return url if url.rstrip("/").rsplit("/", 1)[-1].isdigit() else None
+
+
+BENCH_DB = _bench_db_from_env()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # billing.plans.FREE_PLAN_DEFAULTS: Wavora appends it on the free plan, so the baseline sends the same text.
 FREE_PLAN_FOOTER = "\n\n_Sent via Wavora_"
@@ -379,7 +397,11 @@ class Bench:
         self.sim_url = f"http://127.0.0.1:{free_port()}"
         self.sim_auth = ("bench", secrets.token_hex(12))
         self.db_url = f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"
-        self.redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+        self.redis_url = (
+            f"redis://127.0.0.1:6379/{args.redis_db}"
+            if args.redis_db is not None
+            else _bench_redis_from_env() or "redis://127.0.0.1:6379/12"
+        )
         static_root = RESULTS_DIR / "static"
         static_root.mkdir(parents=True, exist_ok=True)
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
@@ -411,6 +433,7 @@ class Bench:
             {
                 "web (uvicorn)": lambda: self._pid("web"),
                 "celery worker": lambda: self._pid("worker"),
+                "campaign worker": lambda: self._pid("campaign-worker"),
                 "GOWA simulator": lambda: self._pid("simulator"),
             }
         )
@@ -558,7 +581,16 @@ class Bench:
             f"{self.sim_url}/_sim/devices/{self.device_id}/scan", json={"phone": "6281299990000"}, timeout=10
         )
         scan.raise_for_status()
-        device = self.api("POST", f"/api/v1/devices/{self.device_id}/reconnect", {})
+        # What beat's device poll does: read the paired state from GOWA (reconnect is 409 for a device
+        # that never had a session).
+        manage(
+            self.env,
+            "shell",
+            "-c",
+            "from devices.models import Device; from devices.services import device_sync_from_gowa; "
+            f"device_sync_from_gowa(device=Device.objects.get(pk='{self.device_id}'))",
+        )
+        device = self.api("GET", f"/api/v1/devices/{self.device_id}")
         if device.get("status") != "connected":
             raise RuntimeError(f"device did not connect after scan + reconnect: {device}")
         self.api("PATCH", f"/api/v1/devices/{self.device_id}", {"send_interval_ms": 0})
@@ -912,12 +944,14 @@ class Bench:
         try:
             self.setup()
             self.results["environment"] = self.environment()
-            self.accept_phase()
-            self.worker_phase()
-            self.baseline_phase()
-            self.batch_phase()
-            self.gowa_ingest_phase()
-            self.webhook_delivery_phase()
+            if self.args.only == "all":
+                self.accept_phase()
+                self.worker_phase()
+                self.baseline_phase()
+                self.batch_phase()
+                self.gowa_ingest_phase()
+                self.webhook_delivery_phase()
+            campaign_phase(self)
         finally:
             self.stop_all()
             if self._conn is not None:
@@ -925,7 +959,7 @@ class Bench:
             self.meter.close()
             if not self.args.keep:
                 cleanup(self.redis_url)
-        worker, raw = self.results["worker_send"], self.results["raw_gowa_baseline"]
+        worker, raw = self.results.get("worker_send", {}), self.results.get("raw_gowa_baseline", {})
         if worker.get("per_second") and raw.get("per_second"):
             self.results["comparison"] = {
                 "worker_vs_raw_ratio": round(worker["per_second"] / raw["per_second"], 3),
@@ -933,6 +967,292 @@ class Bench:
             }
         self.results["total_seconds"] = round(time.perf_counter() - started, 1)
         return self.results
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Campaigns: a 100,000-row CSV previewed and imported through the API, then run by one worker
+# ------------------------------------------------------------------------------------------------------------
+def tree_pids(root: int) -> set[int]:
+    table = proc_table()
+    members = {root} if root in table else set()
+    while True:
+        new = {pid for pid, stat in table.items() if stat.ppid in members and pid not in members}
+        if not new:
+            return members
+        members |= new
+
+
+def proc_kb(pid: int, key: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak resident since start) of one process, in kB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def web_workers_memory(bench: Bench) -> dict[int, tuple[int, int]]:
+    root = bench._pid("web")
+    pids = tree_pids(root) - {root} if root else set()
+    return {pid: (proc_kb(pid, "VmRSS"), proc_kb(pid, "VmHWM")) for pid in pids}
+
+
+def write_campaign_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("phone,name,companyName,kota\n")
+        for i in range(1, rows + 1):
+            out.write(f"0812{i:08d},Pelanggan {i},Toko {i % 500},Kota {i % 34}\n")
+
+
+def timed_upload(bench: Bench, path: str, fields: dict[str, str], csv_path: Path) -> dict[str, Any]:
+    """One multipart upload; wall time and the serving web worker's resident memory before and at peak."""
+    before = web_workers_memory(bench)
+    started = time.perf_counter()
+    with csv_path.open("rb") as handle:
+        response = requests.post(
+            bench.web_url + path,
+            data=fields,
+            files={"file": (csv_path.name, handle, "text/csv")},
+            headers={"Authorization": f"Bearer {bench.api_key}"},
+            timeout=900,
+        )
+    seconds = time.perf_counter() - started
+    after = web_workers_memory(bench)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"POST {path} → {response.status_code}: {response.text[:500]}")
+    # The worker that served the request is the one whose peak grew most.
+    pid = max(after, key=lambda p: after[p][1] - before.get(p, (0, 0))[1])
+    rss_before, hwm_before = before.get(pid, (0, 0))
+    return {
+        "seconds": round(seconds, 2),
+        "rows_per_second": None,
+        "web_worker_rss_before_mb": round(rss_before / 1024, 1),
+        "web_worker_peak_rss_mb": round(after[pid][1] / 1024, 1),
+        "web_worker_peak_grew_mb": round((after[pid][1] - hwm_before) / 1024, 1),
+        "response": response.json(),
+    }
+
+
+SLICE_LINE = "slice: "
+
+
+def slice_costs(log_path: Path) -> list[tuple[int, float, float]]:
+    """(recipients, wall ms, CPU ms of the tick's thread) per slice, from the worker's log."""
+    costs = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if SLICE_LINE in line and "handed over in" in line:
+            tail = line.split(SLICE_LINE, 1)[1].replace("(", " ").split()
+            costs.append((int(tail[0]), float(tail[5]), float(tail[7])))
+    return costs
+
+
+def campaign_phase(bench: Bench) -> None:
+    rows, run_seconds = bench.args.campaign_rows, bench.args.campaign_run_seconds
+    # The batch phase leaves its messages queued, unsent (it measures accepting only); the campaign
+    # would wait behind them in the send queue, so they are dropped first.
+    dropped = bench.sql(
+        "WITH gone AS (UPDATE t_message SET status = 'cancelled' WHERE status = 'pending' RETURNING 1) "
+        "SELECT count(*) FROM gone"
+    )[0][0]
+    redis.Redis.from_url(bench.redis_url).delete("sends")
+    if dropped:
+        log(f"campaign: dropped {dropped} unsent messages of the earlier phases from the send queue")
+    csv_path = RESULTS_DIR / f"campaign-{rows}.csv"
+    write_campaign_csv(csv_path, rows)
+    phase: dict[str, Any] = {
+        "rows": rows,
+        "csv_mb": round(csv_path.stat().st_size / 1024 / 1024, 2),
+        "earlier_unsent_messages_dropped": dropped,
+    }
+    log(f"campaign: preview of a {rows}-row CSV ({phase['csv_mb']} MB): POST /api/v1/campaigns/preview-csv")
+    preview = timed_upload(bench, "/api/v1/campaigns/preview-csv", {}, csv_path)
+    data = preview.pop("response")["data"]
+    preview["rows_per_second"] = round(rows / preview["seconds"])
+    preview["valid"], preview["invalid"] = data["valid"], data["invalid"]
+    phase["preview"] = preview
+
+    log("campaign: import through POST /api/v1/campaigns (multipart, the same file)")
+    fields = {
+        "name": f"Bench {rows}",
+        "device_id": bench.device_id,
+        "message": json.dumps({"type": "text", "content": "Halo {{Name}} dari {{Company}} di {{Kota}}"}),
+        "settings": json.dumps({"delay_between_messages": 0, "auto_pause_window": 0}),
+    }
+    created = timed_upload(bench, "/api/v1/campaigns", fields, csv_path)
+    campaign = created.pop("response")["data"]
+    created["rows_per_second"] = round(rows / created["seconds"])
+    created["recipients"] = campaign["recipient_count"]
+    phase["import"] = created
+    campaign_id = campaign["id"]
+
+    latencies = []
+    for _ in range(5):
+        started = time.perf_counter()
+        bench.api("GET", f"/api/v1/campaigns/{campaign_id}")
+        latencies.append((time.perf_counter() - started) * 1000)
+    phase["get_with_statistics_ms_median"] = round(sorted(latencies)[2], 1)
+
+    def worker_argv(queues: str, concurrency: int, name: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wavora",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ]
+
+    def tree_rss_mb(proc: Proc) -> float:
+        return round(sum(proc_kb(pid, "VmRSS") for pid in tree_pids(proc.pid)) / 1024, 1)
+
+    log(
+        f"campaign: a scheduler worker (-Q campaigns) and a send worker (-Q sends) run it for "
+        f"{run_seconds:.0f} s, then a pause"
+    )
+    progress_sql = (
+        "SELECT count(*) FILTER (WHERE r.status <> 'pending'), "
+        "count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read')) "
+        "FROM t_campaign_recipient r LEFT JOIN t_message m ON m.id = r.message_id WHERE r.campaign_id = %s"
+    )
+    samples: list[dict[str, Any]] = []
+    run: dict[str, Any] = {
+        "scheduler_worker": "-Q campaigns --pool threads --concurrency 2",
+        # Only `sends`: the ingestion phase leaves GOWA events queued on `default` for no worker.
+        "send_worker": f"-Q sends --pool threads --concurrency {bench.args.worker_concurrency}",
+    }
+    with bench.meter.measure(run):
+        sender = bench.start("worker", worker_argv("sends", bench.args.worker_concurrency, "bench-sends"))
+        worker = bench.start("campaign-worker", worker_argv("campaigns", 2, "bench-campaigns"))
+        for proc in (sender, worker):
+            log_path = proc.log_path
+            wait_until(lambda: "ready" in log_path.read_text(errors="replace"), timeout=60, what=proc.name)  # noqa: B023
+        bench.api("POST", f"/api/v1/campaigns/{campaign_id}/send")
+        started = time.perf_counter()
+        while time.perf_counter() - started < run_seconds:
+            worker.check_alive()
+            sender.check_alive()
+            handed, sent = bench.sql(progress_sql, (campaign_id,))[0]
+            samples.append(
+                {
+                    "t": round(time.perf_counter() - started, 1),
+                    "handed_over": handed,
+                    "sent": sent,
+                    "scheduler_rss_mb": tree_rss_mb(worker),
+                    "sender_rss_mb": tree_rss_mb(sender),
+                }
+            )
+            time.sleep(1.0)
+        paused_at = time.perf_counter()
+        bench.api("POST", f"/api/v1/campaigns/{campaign_id}/pause")
+        # Pause takes effect within one pacing interval: the count stops growing at once.
+        time.sleep(2.0)
+        handed_at_pause = bench.sql(progress_sql, (campaign_id,))[0][0]
+        time.sleep(3.0)
+        handed_later = bench.sql(progress_sql, (campaign_id,))[0][0]
+        pause_check_seconds = round(time.perf_counter() - paused_at, 1)
+    bench.stop("campaign-worker")
+    bench.stop("worker")
+    costs = slice_costs(worker.log_path)
+    per_slice = sorted(ms for _, ms, _ in costs)
+    per_slice_cpu = sorted(cpu for _, _, cpu in costs)
+    handed, sent = bench.sql(progress_sql, (campaign_id,))[0]
+    run.update(
+        seconds=run_seconds,
+        handed_over=handed,
+        sent=sent,
+        sent_per_second=round(sent / run_seconds, 1),
+        slices=len(costs),
+        recipients_per_slice=round(sum(n for n, _, _ in costs) / len(costs), 1) if costs else None,
+        slice_cpu_ms={
+            "p50": round(percentile(per_slice_cpu, 50), 1),
+            "p90": round(percentile(per_slice_cpu, 90), 1),
+            "max": round(per_slice_cpu[-1], 1) if per_slice_cpu else None,
+        },
+        slice_ms={
+            "p50": round(percentile(per_slice, 50), 1),
+            "p90": round(percentile(per_slice, 90), 1),
+            "p99": round(percentile(per_slice, 99), 1),
+            "max": round(per_slice[-1], 1) if per_slice else None,
+        },
+        handed_over_after_pause={"at_2s": handed_at_pause, f"at_{pause_check_seconds}s": handed_later},
+    )
+    warm = [s for s in samples if s["t"] >= 5] or samples
+    for key in ("scheduler_rss_mb", "sender_rss_mb") if warm else ():
+        rss_values = [s[key] for s in warm]
+        run[key] = {
+            "at_5s": warm[0][key],
+            "handed_over_at_5s": warm[0]["handed_over"],
+            "at_end": warm[-1][key],
+            "handed_over_at_end": warm[-1]["handed_over"],
+            "min": min(rss_values),
+            "max": max(rss_values),
+        }
+    run["samples_every_10s"] = samples[::10]
+    phase["run"] = run
+    bench.results["campaign"] = phase
+
+
+def render_campaign(results: dict[str, Any]) -> str:
+    phase = results.get("campaign")
+    if not phase:
+        return ""
+    pre, imp, run = phase["preview"], phase["import"], phase["run"]
+    sl = run["slice_ms"]
+    lines = ["", f"Campaign: a {phase['rows']}-row CSV ({phase['csv_mb']} MB), one device, delay 0 ms", ""]
+
+    def row(label: str, value: Any) -> None:
+        lines.append(f"{label:<56} {value!s:>28}")
+
+    row("preview: seconds (rows/s)", f"{pre['seconds']} ({pre['rows_per_second']})")
+    row(
+        "preview: web worker RSS before → peak (MB)",
+        f"{pre['web_worker_rss_before_mb']} → {pre['web_worker_peak_rss_mb']}",
+    )
+    row("import: seconds (rows/s)", f"{imp['seconds']} ({imp['rows_per_second']})")
+    row(
+        "import: web worker RSS before → peak (MB)",
+        f"{imp['web_worker_rss_before_mb']} → {imp['web_worker_peak_rss_mb']}",
+    )
+    row("GET campaign with statistics, median (ms)", phase["get_with_statistics_ms_median"])
+    row(
+        f"run {run['seconds']:.0f} s: handed over / sent (sent/s)",
+        f"{run['handed_over']} / {run['sent']} ({run['sent_per_second']})",
+    )
+    row(
+        f"scheduler slice p50 / p90 / max (ms), {run['recipients_per_slice']}/slice",
+        f"{sl['p50']} / {sl['p90']} / {sl['max']}",
+    )
+    cpu = run["slice_cpu_ms"]
+    row("scheduler slice CPU p50 / p90 / max (ms)", f"{cpu['p50']} / {cpu['p90']} / {cpu['max']}")
+    for key, label in (("scheduler_rss_mb", "scheduler worker"), ("sender_rss_mb", "send worker")):
+        rss = run.get(key) or {}
+        row(
+            f"{label} RSS at 5 s → end (MB), min–max",
+            f"{rss.get('at_5s')} → {rss.get('at_end')}, {rss.get('min')}–{rss.get('max')}",
+        )
+    rss = run.get("scheduler_rss_mb") or {}
+    row(
+        "  … while handed-over recipients went",
+        f"{rss.get('handed_over_at_5s')} → {rss.get('handed_over_at_end')}",
+    )
+    row(
+        "handed over 2 s / 5 s after the pause",
+        " / ".join(str(v) for v in run["handed_over_after_pause"].values()),
+    )
+    lines.append("")
+    return "\n".join(lines)
 
 
 def cleanup(redis_url: str) -> None:
@@ -948,6 +1268,12 @@ def cleanup(redis_url: str) -> None:
 # Report
 # ------------------------------------------------------------------------------------------------------------
 def render(results: dict[str, Any]) -> str:
+    if "api_accept" not in results:  # --only campaigns
+        return render_campaign(results)
+    return render_messaging(results) + render_campaign(results)
+
+
+def render_messaging(results: dict[str, Any]) -> str:
     env, settings = results.get("environment", {}), results["settings"]
     acc, wrk = results["api_accept"], results["worker_send"]
     raw, cmp_ = results["raw_gowa_baseline"], results.get("comparison", {})
@@ -1064,9 +1390,29 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="extra environment for every process (repeatable)",
     )
-    parser.add_argument("--redis-db", type=int, default=12, help="Redis db number only the bench uses (12)")
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=None,
+        help="Redis db number only the bench uses (12, or REDIS_URL's db when it is not 0)",
+    )
     parser.add_argument("--keep", action="store_true", help=f"keep {BENCH_DB} and the Redis db afterwards")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument(
+        "--only",
+        choices=["all", "campaigns"],
+        default="all",
+        help="campaigns: setup and the campaign section only",
+    )
+    parser.add_argument(
+        "--campaign-rows", type=int, default=100_000, help="rows of the campaign CSV (100000)"
+    )
+    parser.add_argument(
+        "--campaign-run-seconds",
+        type=float,
+        default=60,
+        help="how long the campaign runs before a pause (60)",
+    )
     args = parser.parse_args()
     if args.messages < 2 or args.concurrency < 1 or args.worker_concurrency < 1 or args.warmup < 0:
         parser.error("need --messages >= 2, positive concurrencies and --warmup >= 0")

@@ -80,3 +80,34 @@ urlpatterns += [
     path("contacts/sync/", content.ContactSyncView.as_view(), name="contacts_sync"),
     path("contacts/export.csv", content.ContactExportView.as_view(), name="contacts_export"),
 ]
+
+# Campaigns.
+from . import campaign_views as campaigns  # noqa: E402
+
+urlpatterns += [
+    path("campaigns/", campaigns.CampaignListView.as_view(), name="campaigns"),
+    path("campaigns/new/", campaigns.CampaignCreateView.as_view(), name="campaign_create"),
+    path("campaigns/new/confirm/", campaigns.CampaignConfirmView.as_view(), name="campaign_confirm"),
+    path("campaigns/csv-template.csv", campaigns.CsvTemplateView.as_view(), name="campaign_csv_template"),
+    path("campaigns/<str:campaign_id>/", campaigns.CampaignDetailView.as_view(), name="campaign_detail"),
+    path(
+        "campaigns/<str:campaign_id>/progress.json",
+        campaigns.CampaignProgressView.as_view(),
+        name="campaign_progress",
+    ),
+    path(
+        "campaigns/<str:campaign_id>/export.csv",
+        campaigns.CampaignExportView.as_view(),
+        name="campaign_export",
+    ),
+    path(
+        "campaigns/<str:campaign_id>/schedule/",
+        campaigns.CampaignScheduleView.as_view(),
+        name="campaign_schedule",
+    ),
+    path(
+        "campaigns/<str:campaign_id>/<str:action>/",
+        campaigns.CampaignActionView.as_view(),
+        name="campaign_action",
+    ),
+]

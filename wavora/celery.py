@@ -52,6 +52,11 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("billing.tasks.run_billing_cycle"),
         name="billing: renewal invoices, expiry of unpaid invoices, past-due and downgrade",
     )
+    sender.add_periodic_task(
+        settings.CAMPAIGN_SCHEDULER_INTERVAL_SECONDS,
+        sender.signature("campaigns.tasks.wake_due_campaigns"),
+        name="start scheduled campaigns and resume stalled ones",
+    )
 
 
 app.autodiscover_tasks()

@@ -341,6 +341,33 @@ if not 0 <= WEBHOOK_MAX_COUNTDOWN_SECONDS < CELERY_BROKER_TRANSPORT_OPTIONS["vis
 _enum_names = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
 assert isinstance(_enum_names, dict)
 _enum_names["WebhookDeliveryStatusEnum"] = "webhooks.models.WebhookDelivery.Status"
+_enum_names["CampaignStatusEnum"] = "campaigns.models.Campaign.Status"
+_enum_names["CampaignRecipientStatusEnum"] = "campaigns.selectors.RECIPIENT_STATUS_CHOICES"
+
+# Campaigns: the CSV upload cap (413 beyond), recipients per campaign, the default delay between
+# messages, how many recipients one scheduler tick hands to the send queue at most, how often beat
+# looks for due/stalled campaigns, and the longest wait parked in Redis as a countdown (longer waits
+# are picked up by the beat scheduler).
+CAMPAIGN_CSV_MAX_BYTES = env.int("CAMPAIGN_CSV_MAX_BYTES", default=20 * 1024 * 1024)
+CAMPAIGN_MAX_RECIPIENTS = env.int("CAMPAIGN_MAX_RECIPIENTS", default=200_000)
+CAMPAIGN_DEFAULT_DELAY_MS = env.int("CAMPAIGN_DEFAULT_DELAY_MS", default=3000)
+CAMPAIGN_SLICE_MAX = env.int("CAMPAIGN_SLICE_MAX", default=100)
+CAMPAIGN_SCHEDULER_INTERVAL_SECONDS = env.float("CAMPAIGN_SCHEDULER_INTERVAL_SECONDS", default=15.0)
+CAMPAIGN_MAX_COUNTDOWN_SECONDS = env.int("CAMPAIGN_MAX_COUNTDOWN_SECONDS", default=300)
+for _name in (
+    "CAMPAIGN_CSV_MAX_BYTES",
+    "CAMPAIGN_MAX_RECIPIENTS",
+    "CAMPAIGN_SLICE_MAX",
+    "CAMPAIGN_SCHEDULER_INTERVAL_SECONDS",
+):
+    if globals()[_name] <= 0:
+        raise environ.ImproperlyConfigured(f"{_name} must be positive")
+if CAMPAIGN_DEFAULT_DELAY_MS < 0:
+    raise environ.ImproperlyConfigured("CAMPAIGN_DEFAULT_DELAY_MS must be >= 0")
+if not 0 < CAMPAIGN_MAX_COUNTDOWN_SECONDS < CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise environ.ImproperlyConfigured(
+        "CAMPAIGN_MAX_COUNTDOWN_SECONDS must be positive and below CELERY_VISIBILITY_TIMEOUT"
+    )
 
 # Billing (issue 5). Money is integer rupiah. PUBLIC_BASE_URL is how browsers and DOKU reach Wavora
 # (the DOKU notification URL, the dev sandbox checkout page, links in emails).

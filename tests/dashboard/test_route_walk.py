@@ -31,6 +31,8 @@ from billing.models import Invoice, Payment
 from messaging import autoreply
 from tenants.models import Membership
 from tenants.services import api_key_create, invitation_create
+from tests.campaigns.conftest import create as create_campaign
+from tests.campaigns.conftest import people
 from tests.conftest import Actor
 from tests.dashboard2.factories import ContactFactory
 from tests.factories import DeviceFactory
@@ -60,6 +62,7 @@ class World:
     rule: Any
     invoice: Invoice
     payment: Payment
+    campaign: Any
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,16 @@ ROUTES: dict[str, Route] = {
     "dashboard:contacts": _page(),
     "dashboard:contacts_sync": _action(data=lambda w: {"device": str(w.device.pk)}),
     "dashboard:contacts_export": _page(query=lambda w: {"device": w.device.pk}),
+    # Campaigns.
+    "dashboard:campaigns": _page(),
+    "dashboard:campaign_create": _page(),
+    "dashboard:campaign_confirm": _action(),  # no upload kept in the session: back to the form
+    "dashboard:campaign_csv_template": _page(),
+    "dashboard:campaign_detail": _page(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
+    "dashboard:campaign_progress": _page(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
+    "dashboard:campaign_export": _page(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
+    "dashboard:campaign_schedule": _action(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
+    "dashboard:campaign_action": _action(kwargs=lambda w: {"campaign_id": w.campaign["id"], "action": "pause"}),
     # Accounts (signed out).
     "accounts:signup": _page(PUBLIC),
     "accounts:login": _page(PUBLIC),
@@ -235,6 +248,7 @@ def world(alice: Actor, settings: Any, tmp_path: Path) -> World:
         rule=rule,
         invoice=invoice,
         payment=payment,
+        campaign=create_campaign(alice, device, recipients=people(3)),
     )
 
 

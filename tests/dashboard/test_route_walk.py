@@ -155,7 +155,9 @@ ROUTES: dict[str, Route] = {
     "dashboard:campaign_progress": _page(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
     "dashboard:campaign_export": _page(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
     "dashboard:campaign_schedule": _action(kwargs=lambda w: {"campaign_id": w.campaign["id"]}),
-    "dashboard:campaign_action": _action(kwargs=lambda w: {"campaign_id": w.campaign["id"], "action": "pause"}),
+    "dashboard:campaign_action": _action(
+        kwargs=lambda w: {"campaign_id": w.campaign["id"], "action": "pause"}
+    ),
     # Accounts (signed out).
     "accounts:signup": _page(PUBLIC),
     "accounts:login": _page(PUBLIC),

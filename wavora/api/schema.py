@@ -22,6 +22,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from .envelope import envelope_schema
@@ -221,3 +222,16 @@ def _component_name(schema: dict[str, Any]) -> str | None:
 
 def _is_id(name: str) -> bool:
     return name == "id" or name.endswith(("_id", "_ids"))
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error only some views return, for their ``responses``: ``{409: error_response("…")}``."""
+    return OpenApiResponse(ErrorEnvelope, description=description)
+
+
+UPSTREAM_ERROR = error_response("UPSTREAM_ERROR: the WhatsApp gateway (GOWA) failed")
+DEVICE_NOT_CONNECTED = error_response("DEVICE_NOT_CONNECTED: the device is not linked to WhatsApp")
+
+
+class DeletedOutput(serializers.Serializer):
+    id = serializers.CharField(help_text="The id of the deleted object")

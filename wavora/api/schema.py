@@ -170,15 +170,15 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.append("404")  # an id that is not the tenant's, or a page past the end
         if body_types:
             codes.append("415")  # a body in a content type the operation does not parse
-        if "multipart/form-data" in body_types:
+        if any(schema.get("format") == "binary" for schema in self._body_properties(operation).values()):
             codes.append("413")  # an upload over the limit
         return codes
 
-    def _body_properties(self, operation: dict[str, Any]) -> list[str]:
-        names: list[str] = []
+    def _body_properties(self, operation: dict[str, Any]) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
         for media in operation.get("requestBody", {}).get("content", {}).values():
-            names += list(self._resolve(media.get("schema", {})).get("properties", {}))
-        return names
+            properties.update(self._resolve(media.get("schema", {})).get("properties", {}))
+        return properties
 
     def _error_response(self, code: str) -> dict[str, Any]:
         name, description = _ERRORS[code]

@@ -147,11 +147,13 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         ref = schema.get("$ref", "")
-        key = (ref[len(_REF) :], SCHEMAS)
-        if ref.startswith(_REF) and key in self.registry._components:
-            component: dict[str, Any] = self.registry[key].schema
-            return component
-        return schema
+        if not ref.startswith(_REF):
+            return schema
+        try:
+            component: dict[str, Any] = self.registry[(ref[len(_REF) :], SCHEMAS)].schema
+        except KeyError:  # not a component of this run's registry: nothing to look into
+            return schema
+        return component
 
     # --- errors --------------------------------------------------------------------------------
     def _standard_errors(self, operation: dict[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ from billing.selectors import active_plan_for_device
 from tenants.permissions import principal_of
 from wavora.api.envelope import success
 from wavora.api.errors import Forbidden, InvalidPhone, ValidationFailed
+from wavora.api.schema import DEVICE_NOT_CONNECTED, UPSTREAM_ERROR, DeletedOutput, error_response
 from wavora.api.views import ApiView, GenericApiView
 from wavora.phones import normalize_recipient
 
@@ -135,7 +136,7 @@ class DeviceListCreateApi(GenericApiView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DeviceOutput(page, many=True).data)
 
-    @extend_schema(request=DeviceCreateInput, responses={201: DeviceDetailOutput})
+    @extend_schema(request=DeviceCreateInput, responses={201: DeviceDetailOutput, 502: UPSTREAM_ERROR})
     def post(self, request: Request) -> Response:
         principal = principal_of(request)
         assert principal.tenant is not None
@@ -165,11 +166,14 @@ class DeviceDetailApi(ApiView):
         device = services.device_update(device=device, **data.validated_data)
         return Response(success(DeviceDetailOutput(device).data, "Device updated."))
 
-    @extend_schema(responses={200: None})
+    @extend_schema(responses={200: DeletedOutput, 502: UPSTREAM_ERROR})
     def delete(self, request: Request, device_id: Any) -> Response:
         device = _device(request, device_id)
         services.device_delete(device=device)
         return Response(success({"id": str(device.pk)}, "Device deleted and its WhatsApp session removed."))
+
+
+_ALREADY_LINKED = error_response("ALREADY_LOGGED_IN: the device is already connected; log it out first")
 
 
 class LoginQrOutput(serializers.Serializer):
@@ -185,7 +189,7 @@ class LoginCodeOutput(serializers.Serializer):
 class DeviceLoginQrApi(ApiView):
     required_scopes = "devices:write"
 
-    @extend_schema(request=None, responses={200: LoginQrOutput})
+    @extend_schema(request=None, responses={200: LoginQrOutput, 409: _ALREADY_LINKED, 502: UPSTREAM_ERROR})
     def post(self, request: Request, device_id: Any) -> Response:
         qr = services.device_login_qr(device=_device(request, device_id))
         return Response(
@@ -202,7 +206,9 @@ class DeviceLoginCodeApi(ApiView):
     class LoginCodeInput(serializers.Serializer):  # unique name: it is an OpenAPI component
         phone = serializers.CharField()
 
-    @extend_schema(request=LoginCodeInput, responses={200: LoginCodeOutput})
+    @extend_schema(
+        request=LoginCodeInput, responses={200: LoginCodeOutput, 409: _ALREADY_LINKED, 502: UPSTREAM_ERROR}
+    )
     def post(self, request: Request, device_id: Any) -> Response:
         device = _device(request, device_id)
         data = self.LoginCodeInput(data=request.data)
@@ -225,7 +231,9 @@ class DeviceLoginCodeApi(ApiView):
 class DeviceReconnectApi(ApiView):
     required_scopes = "devices:write"
 
-    @extend_schema(request=None, responses={200: DeviceDetailOutput})
+    @extend_schema(
+        request=None, responses={200: DeviceDetailOutput, 409: DEVICE_NOT_CONNECTED, 502: UPSTREAM_ERROR}
+    )
     def post(self, request: Request, device_id: Any) -> Response:
         device = services.device_reconnect(device=_device(request, device_id))
         return Response(success(DeviceDetailOutput(device).data, f"Device is {device.status}."))
@@ -234,7 +242,7 @@ class DeviceReconnectApi(ApiView):
 class DeviceLogoutApi(ApiView):
     required_scopes = "devices:write"
 
-    @extend_schema(request=None, responses={200: DeviceDetailOutput})
+    @extend_schema(request=None, responses={200: DeviceDetailOutput, 502: UPSTREAM_ERROR})
     def post(self, request: Request, device_id: Any) -> Response:
         device = services.device_logout(device=_device(request, device_id))
         return Response(success(DeviceDetailOutput(device).data, "Device logged out of WhatsApp."))

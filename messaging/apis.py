@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from devices.gowa import GowaError
 from tenants.permissions import principal_of
 from wavora.api.envelope import error, success
 from wavora.api.errors import Forbidden, ValidationFailed, WavoraError
+from wavora.api.schema import DEVICE_NOT_CONNECTED, UPSTREAM_ERROR, error_response
 from wavora.api.views import ApiView
 
 from . import compose, services
@@ -102,6 +103,10 @@ def _sync_error(exc: GowaError) -> WavoraError:
     )
 
 
+# The errors of a call made to GOWA while the client waits (see _sync_error), besides 400 and 429.
+GOWA_ERRORS = {409: DEVICE_NOT_CONNECTED, 502: UPSTREAM_ERROR}
+_IDEMPOTENCY_CONFLICT = error_response("IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another body")
+
 _SEND_HEADERS = [
     OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
     OpenApiParameter("X-Send-Mode", str, OpenApiParameter.HEADER, required=False, enum=["async", "sync"]),
@@ -114,8 +119,20 @@ AcceptedOutput = inline_serializer(
     fields={
         "success": serializers.BooleanField(),
         "job_id": serializers.UUIDField(),
-        "message_id": serializers.CharField(help_text="Wavora's id (202) or WhatsApp's id (sync 200)"),
+        "message_id": serializers.CharField(help_text="Wavora's id of the queued message"),
         "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "data": MessageOutput(),
+    },
+)
+SentOutput = inline_serializer(
+    name="SentOutput",
+    fields={
+        "success": serializers.BooleanField(),
+        "message_id": serializers.CharField(help_text="WhatsApp's id of the sent message"),
+        "id": serializers.UUIDField(help_text="Wavora's id"),
+        "status": serializers.CharField(),
+        "sent_at": serializers.DateTimeField(allow_null=True),
         "message": serializers.CharField(),
         "data": MessageOutput(),
     },
@@ -212,7 +229,12 @@ def send_view(message_type: str) -> Any:
         summary=f"Send a {message_type} message",
         request={"application/json": mtype.serializer, "multipart/form-data": mtype.serializer},
         parameters=_SEND_HEADERS,
-        responses={202: AcceptedOutput, 200: AcceptedOutput},
+        responses={
+            202: AcceptedOutput,
+            200: OpenApiResponse(SentOutput, description="Sent (X-Send-Mode: sync)"),
+            409: error_response("IDEMPOTENCY_CONFLICT; with X-Send-Mode: sync, DEVICE_NOT_CONNECTED"),
+            502: error_response("UPSTREAM_ERROR (X-Send-Mode: sync): GOWA failed"),
+        },
         tags=["messages"],
     )
     def post(self: SendApi, request: Request) -> Response:
@@ -266,7 +288,7 @@ class BatchApi(ApiView):
             OpenApiParameter("device_id", str, OpenApiParameter.QUERY, required=False),
             _SEND_HEADERS[0],
         ],
-        responses={202: BatchOutput},
+        responses={202: BatchOutput, 409: _IDEMPOTENCY_CONFLICT},
         tags=["messages"],
     )
     def post(self, request: Request) -> Response:

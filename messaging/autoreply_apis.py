@@ -20,6 +20,7 @@ from tenants.permissions import principal_of
 from tenants.principal import Principal
 from wavora.api.envelope import success
 from wavora.api.errors import Forbidden, NotFound
+from wavora.api.schema import DeletedOutput
 from wavora.api.views import ApiView, GenericApiView
 
 from . import autoreply
@@ -205,7 +206,7 @@ class AutoReplyDetailApi(ApiView):
         rule = autoreply.rule_update(rule=rule, **changes)
         return Response(success(AutoReplyRuleOutput(rule).data, "Auto-reply rule updated."))
 
-    @extend_schema(operation_id="api_v1_auto_replies_destroy", responses={200: None})
+    @extend_schema(operation_id="api_v1_auto_replies_destroy", responses={200: DeletedOutput})
     def delete(self, request: Request, rule_id: Any) -> Response:
         principal = _principal(request)
         rule = _rule(principal, rule_id)

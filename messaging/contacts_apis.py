@@ -23,7 +23,7 @@ from wavora.api.pagination import EnvelopePagination
 from wavora.api.views import ApiView, GenericApiView
 
 from . import contacts
-from .apis import _sync_error
+from .apis import GOWA_ERRORS, _sync_error
 from .models import Contact
 
 
@@ -110,7 +110,11 @@ class DeviceContactListApi(GenericApiView):
     @extend_schema(
         operation_id="api_v1_devices_contacts_list",
         parameters=[ContactListQuery],
-        responses={(200, "application/json"): ContactOutput(many=True), (200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "application/json"): ContactOutput(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            **GOWA_ERRORS,
+        },
         description="The device's contacts, most recently seen first: senders of 1:1 messages and "
         "WhatsApp's contact list. `meta.sync` says whether a sync ran first and its counts. "
         "`format=csv` downloads all of them; cells starting with = + - @ (or a tab/CR) get a leading `'`. "
@@ -144,7 +148,7 @@ class DeviceContactSyncApi(ApiView):
     @extend_schema(
         operation_id="api_v1_devices_contacts_sync",
         request=None,
-        responses={200: ContactSyncOutput},
+        responses={200: ContactSyncOutput, **GOWA_ERRORS},
         description="Pull WhatsApp's contact list into Wavora now (new contacts get `source: sync`); "
         "emits `contacts.sync` with the counts. 409 DEVICE_NOT_CONNECTED, 502 UPSTREAM_ERROR.",
     )

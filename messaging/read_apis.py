@@ -20,11 +20,12 @@ from tenants.principal import Principal
 from wavora.api.envelope import success
 from wavora.api.errors import Forbidden, InvalidPhone
 from wavora.api.pagination import EnvelopePagination
+from wavora.api.schema import error_response
 from wavora.api.views import ApiView, GenericApiView
 from wavora.phones import normalize_recipient, to_jid
 
 from . import actions, phone_check
-from .apis import MessageDetailOutput, MessageOutput, _sync_error
+from .apis import GOWA_ERRORS, MessageDetailOutput, MessageOutput, _sync_error
 from .models import Message
 from .selectors import message_of_tenant, messages_of_tenant
 
@@ -155,6 +156,12 @@ def _after_action(message: Message, text: str) -> Response:
     return Response(success(MessageDetailOutput(fresh).data, text))
 
 
+# The action's own 400 (INVALID_MESSAGE) and the errors of the GOWA call.
+_ACTION_RESPONSES = {
+    200: MessageDetailOutput,
+    400: error_response("INVALID_MESSAGE: no WhatsApp id yet, or revoked"),
+    **GOWA_ERRORS,
+}
 _ACTION_ERRORS = (
     "400 INVALID_MESSAGE: the message has no WhatsApp id yet (pending or failed) or was revoked. "
     "404 NOT_FOUND: not this tenant's message. 409 DEVICE_NOT_CONNECTED. 502 UPSTREAM_ERROR: GOWA failed."
@@ -166,7 +173,7 @@ class MessageRevokeApi(ApiView):
 
     @extend_schema(
         request=None,
-        responses={200: MessageDetailOutput},
+        responses=_ACTION_RESPONSES,
         description="Delete the message for everyone. Recorded in its history as `revoked`. "
         + _ACTION_ERRORS,
     )
@@ -193,7 +200,7 @@ class MessageReactApi(ApiView):
 
     @extend_schema(
         request=ReactInput,
-        responses={200: MessageDetailOutput},
+        responses=_ACTION_RESPONSES,
         description="React with one emoji (empty removes). Recorded in the history as `reaction 👍`. "
         + _ACTION_ERRORS,
     )
@@ -214,7 +221,7 @@ class MessageReadApi(ApiView):
 
     @extend_schema(
         request=None,
-        responses={200: MessageDetailOutput},
+        responses=_ACTION_RESPONSES,
         description="Send WhatsApp's read receipt for the message. Recorded in the history as "
         "`marked as read`. " + _ACTION_ERRORS,
     )
@@ -297,7 +304,7 @@ class DeviceChatListApi(_ChatProxyApi):
     @extend_schema(
         operation_id="api_v1_devices_chats_list",
         parameters=[_SEARCH],
-        responses={200: ChatOutput(many=True)},
+        responses={200: ChatOutput(many=True), **GOWA_ERRORS},
         description="The device's chats from GOWA's chat storage, most recent activity first.",
     )
     def get(self, request: Request, device_id: Any) -> Response:
@@ -323,7 +330,7 @@ class DeviceChatMessageListApi(_ChatProxyApi):
             ),
             _SEARCH,
         ],
-        responses={200: ChatMessageOutput(many=True)},
+        responses={200: ChatMessageOutput(many=True), **GOWA_ERRORS},
         description="Messages of one chat from GOWA's chat storage, newest first.",
     )
     def get(self, request: Request, device_id: Any, jid: str) -> Response:
@@ -360,7 +367,7 @@ class PhoneCacheClearedOutput(serializers.Serializer):
 class PhoneValidateApi(ApiView):
     required_scopes = "messages:send"
 
-    @extend_schema(request=PhoneValidateInput, responses={200: PhoneCheckOutput})
+    @extend_schema(request=PhoneValidateInput, responses={200: PhoneCheckOutput, **GOWA_ERRORS})
     def post(self, request: Request) -> Response:
         principal = _tenant_principal(request)
         assert principal.tenant is not None

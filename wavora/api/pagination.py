@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from .envelope import success
+from .envelope import paginated_envelope_schema, success
 
 
 class EnvelopePagination(PageNumberPagination):
@@ -26,12 +26,4 @@ class EnvelopePagination(PageNumberPagination):
         return Response(body)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {
-                "success": {"type": "boolean"},
-                "data": schema,
-                "message": {"type": "string"},
-                "meta": {"type": "object"},
-            },
-        }
+        return paginated_envelope_schema(schema)

@@ -11,6 +11,10 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "tenants.authentication.ApiKeyAuthentication"
     name = ["bearerAuth", "apiKeyHeader", "apiKeyQuery"]
 
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        # Three alternatives (any one of them authenticates), not one requirement naming all three.
+        return [{name: []} for name in self.name]
+
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         return [
             {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer wv_live_…"},

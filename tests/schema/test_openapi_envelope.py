@@ -242,3 +242,11 @@ def test_a_new_view_is_documented_with_the_envelope_without_declaring_it() -> No
     assert "pagination" in _resolve(generated, many["properties"]["meta"])["properties"]
     assert "content" not in deleted["204"]  # a 204 stays empty
     assert {"401", "403", "404", "429", "500"} <= set(deleted)
+
+
+def test_any_one_of_the_key_schemes_authenticates_an_operation(doc: dict[str, Any]) -> None:
+    security = doc["paths"]["/api/v1/devices"]["get"]["security"]
+    assert {"bearerAuth": []} in security
+    assert {"apiKeyHeader": []} in security
+    assert {"apiKeyQuery": []} in security
+    assert all(len(requirement) <= 1 for requirement in security)  # alternatives, not all at once

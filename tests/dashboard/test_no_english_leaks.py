@@ -137,7 +137,7 @@ def busy_world(world: World, alice: Actor) -> World:
                 amount=world.invoice.total,
                 external_reference=f"{world.invoice.number}-{method}-{status}",
             )
-    Subscription.objects.filter(pk=world.invoice.subscription_id).update(status=Subscription.Status.PAST_DUE)
+    Subscription.objects.filter(device=world.device).update(status=Subscription.Status.PAST_DUE)
     return world
 
 

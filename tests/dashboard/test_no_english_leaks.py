@@ -212,6 +212,9 @@ def test_the_webhook_delivery_log_and_message_filters_are_in_indonesian(
     assert ">Gagal<" in delivery
     logs = client.get("/dashboard/messages/").content.decode()
     assert '<option value="delivered">Diterima</option>' in logs
+    assert "<td>Teks</td>" in logs and "<td>text</td>" not in logs  # the type column
+    detail = client.get(f"/dashboard/messages/{busy_world.message.pk}/").content.decode()
+    assert "<dd>Teks</dd>" in detail
 
 
 def test_the_same_pages_in_english_still_say_it_in_english(alice: Actor, busy_world: World) -> None:

@@ -56,10 +56,51 @@ PATTERNS: tuple[tuple[re.Pattern[str], Promise], ...] = (
         _("The %(plan)s plan's message quota for this period is used up."),
     ),
     (
+        re.compile(r"A URL is required\."),
+        _("A URL is required."),
+    ),
+    (
+        re.compile(r"This is not a valid URL\."),
+        _("This is not a valid URL."),
+    ),
+    (
+        re.compile(r"Only http and https URLs are allowed, not (?P<scheme>.+)\."),
+        _("Only http and https URLs are allowed, not %(scheme)s."),
+    ),
+    (
+        re.compile(r"The host (?P<host>\S+) could not be resolved\."),
+        _("The host %(host)s could not be resolved."),
+    ),
+    (
+        re.compile(
+            r"The host (?P<host>\S+) resolves to (?P<problem>.+); "
+            r"Wavora only fetches public internet addresses\."
+        ),
+        _("The host %(host)s resolves to %(problem)s; Wavora only fetches public internet addresses."),
+    ),
+    (
+        re.compile(r"(?P<host>\S+) is a cloud metadata endpoint; Wavora never fetches it\."),
+        _("%(host)s is a cloud metadata endpoint; Wavora never fetches it."),
+    ),
+    (
         re.compile(r"\w+: '.*' is not a valid phone number \(8–15 digits with country code\)\."),
         _("Invalid phone number: use 8–15 digits with the country code."),
     ),
 )
+
+# Parts of messages that are translated on their own (the kind of address a URL was refused for).
+TERMS: dict[str, Promise] = {
+    "a cloud metadata endpoint": _("a cloud metadata endpoint"),
+    "a loopback address": _("a loopback address"),
+    "an unspecified address": _("an unspecified address"),
+    "a link-local address": _("a link-local address"),
+    "a site-local address": _("a site-local address"),
+    "a multicast address": _("a multicast address"),
+    "a shared (carrier-grade NAT) address": _("a shared (carrier-grade NAT) address"),
+    "a reserved address": _("a reserved address"),
+    "a private address": _("a private address"),
+    "a non-public address": _("a non-public address"),
+}
 
 # Per-field details (`WavoraError.details`), shown under the form field they name.
 DETAILS: dict[str, Promise] = {
@@ -80,7 +121,8 @@ def service_message(message: str) -> str:
     for pattern, translation in PATTERNS:
         match = pattern.fullmatch(message)
         if match:
-            return str(translation) % match.groupdict()
+            values = {name: str(TERMS.get(value, value)) for name, value in match.groupdict().items()}
+            return str(translation) % values
     return message
 
 

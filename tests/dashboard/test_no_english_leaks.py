@@ -311,3 +311,13 @@ def test_every_choice_label_has_an_indonesian_translation() -> None:
                     if str(label) == english and english not in SAME_IN_BOTH:
                         untranslated.append(f"{model.__name__}.{field.name}: {english}")
     assert untranslated == []
+
+
+def test_a_refused_webhook_url_is_explained_in_indonesian(alice: Actor) -> None:
+    response = indonesian_client(alice).post(
+        "/dashboard/webhooks/new/", {"url": "http://127.0.0.1:8000/hook", "is_active": "on"}
+    )
+    assert response.status_code == 200
+    errors = " ".join(str(e) for e in response.context["form"].errors["url"])
+    assert "Host 127.0.0.1 mengarah ke alamat loopback" in errors
+    assert "resolves to" not in errors

@@ -5,12 +5,13 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Plan(models.Model):
     class Period(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
-        YEARLY = "yearly", "Yearly"
+        MONTHLY = "monthly", _("Monthly")
+        YEARLY = "yearly", _("Yearly")
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
@@ -45,10 +46,10 @@ class Subscription(models.Model):
     """The plan active for one device (seed 000)."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="subscriptions")
     device = models.OneToOneField("devices.Device", on_delete=models.CASCADE, related_name="subscription")
@@ -70,9 +71,9 @@ class BillingSettings(models.Model):
     """Per-tenant billing knobs a platform admin sets; empty fields fall back to the platform's."""
 
     class Method(models.TextChoices):
-        DOKU = "doku", "DOKU Checkout"
-        QRIS_MANUAL = "qris_manual", "QRIS (manual)"
-        BANK_TRANSFER_MANUAL = "bank_transfer_manual", "Bank transfer (manual)"
+        DOKU = "doku", _("DOKU Checkout")
+        QRIS_MANUAL = "qris_manual", _("QRIS (manual)")
+        BANK_TRANSFER_MANUAL = "bank_transfer_manual", _("Bank transfer (manual)")
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="billing_settings")
     device_limit_override = models.PositiveIntegerField(
@@ -114,15 +115,15 @@ class InvoiceSequence(models.Model):
 
 class Invoice(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PENDING_VERIFICATION = "pending_verification", "Pending verification"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
-        EXPIRED = "expired", "Expired"
+        OPEN = "open", _("Open")
+        PENDING_VERIFICATION = "pending_verification", _("Pending verification")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
+        EXPIRED = "expired", _("Expired")
 
     class Kind(models.TextChoices):
-        SUBSCRIPTION = "subscription", "New subscription / plan change"
-        RENEWAL = "renewal", "Renewal"
+        SUBSCRIPTION = "subscription", _("New subscription / plan change")
+        RENEWAL = "renewal", _("Renewal")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(max_length=32, unique=True)
@@ -178,14 +179,14 @@ class Payment(models.Model):
     Method = BillingSettings.Method
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (checkout opened)"
-        AWAITING_PROOF = "awaiting_proof", "Awaiting proof"
-        PENDING_VERIFICATION = "pending_verification", "Pending verification"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Failed"
-        REJECTED = "rejected", "Rejected"
-        NEEDS_REVIEW = "needs_review", "Needs review (amount mismatch)"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending (checkout opened)")
+        AWAITING_PROOF = "awaiting_proof", _("Awaiting proof")
+        PENDING_VERIFICATION = "pending_verification", _("Pending verification")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        REJECTED = "rejected", _("Rejected")
+        NEEDS_REVIEW = "needs_review", _("Needs review (amount mismatch)")
+        CANCELLED = "cancelled", _("Cancelled")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="payments")

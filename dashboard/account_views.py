@@ -24,6 +24,7 @@ from wavora.api.errors import WavoraError
 from . import throttle
 from .errors import add_service_error
 from .forms import EmailLoginForm, InvitationAcceptSignupForm, SignupForm
+from .service_messages import error_message
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -162,7 +163,7 @@ class InvitationAcceptView(View):
                 )
                 login(request, membership.user, backend=BACKEND)
         except WavoraError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, error_message(exc))
             return render(request, self.template_name, self._context(request, invitation, form), status=400)
         messages.success(request, _("You joined %(team)s.") % {"team": invitation.tenant.name})
         return redirect("dashboard:overview")

@@ -24,6 +24,7 @@ from billing.apis import proof_response, qris_png_data_url
 from billing.models import Invoice, Payment
 from wavora.api.errors import NotFound, WavoraError
 
+from .service_messages import error_message
 from .tenancy import MANAGERS, TenantViewMixin
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -82,7 +83,7 @@ class ChangePlanView(BillingMixin, View):
         except WavoraError as exc:
             if exc.status_code == 404:  # another tenant's device, as everywhere else in the dashboard
                 raise Http404("Device not found.") from None
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
             return redirect("dashboard:billing")
         if invoice is None:
             messages.success(request, _("The device is on the free plan now."))
@@ -122,7 +123,7 @@ class PayView(BillingMixin, View):
                 invoice=invoice, method=PAY_METHODS[method], actor=self.actor
             )
         except WavoraError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
             return redirect("dashboard:billing_invoice", invoice_id=invoice.pk)
         return redirect("dashboard:billing_payment", payment_id=payment.pk)
 
@@ -169,7 +170,7 @@ class PaymentDetailView(BillingMixin, TemplateView):
                 services.payment_submit_proof(payment=payment, actor=self.actor, **form.cleaned_data)
             except WavoraError as exc:
                 field = next(iter(exc.details), None) if exc.details else None
-                form.add_error(field if field in form.fields else None, exc.message)
+                form.add_error(field if field in form.fields else None, error_message(exc))
             else:
                 messages.success(request, _("Proof received. We will verify your payment shortly."))
                 return redirect("dashboard:billing_payment", payment_id=payment.pk)

@@ -24,6 +24,7 @@ from wavora.api.errors import WavoraError
 from .integration_forms import AutoReplyRuleForm, ContactSearchForm
 from .integration_views import TenantAction, TenantPage
 from .service_bridge import add_service_errors
+from .service_messages import error_message
 
 CONTACTS_PER_PAGE = 50
 
@@ -211,7 +212,7 @@ class ContactSyncView(ContactsMixin, TenantAction):
             if exc.code == "DEVICE_NOT_CONNECTED":
                 messages.error(request, _("Contacts can only be synced from a connected device."))
             else:
-                messages.error(request, _("The sync failed: %(reason)s") % {"reason": exc.message})
+                messages.error(request, _("The sync failed: %(reason)s") % {"reason": error_message(exc)})
         else:
             messages.success(
                 request,

@@ -106,21 +106,24 @@ class PairingCodeForm(forms.Form):
     )
 
 
+# The message types in the user's language: the send form's choices and the message logs' type column.
+MESSAGE_TYPE_LABELS: dict[str, Any] = {
+    "text": _("Text"),
+    "image": _("Image"),
+    "file": _("File"),
+    "video": _("Video"),
+    "audio": _("Audio"),
+    "sticker": _("Sticker"),
+    "contact": _("Contact"),
+    "location": _("Location"),
+    "link": _("Link"),
+    "poll": _("Poll"),
+    "interactive": _("Buttons or list"),
+}
+
+
 def _type_choices() -> list[tuple[str, Any]]:
-    labels = {
-        "text": _("Text"),
-        "image": _("Image"),
-        "file": _("File"),
-        "video": _("Video"),
-        "audio": _("Audio"),
-        "sticker": _("Sticker"),
-        "contact": _("Contact"),
-        "location": _("Location"),
-        "link": _("Link"),
-        "poll": _("Poll"),
-        "interactive": _("Buttons or list"),
-    }
-    return [(name, labels.get(name, name)) for name in TYPES]
+    return [(name, MESSAGE_TYPE_LABELS.get(name, name)) for name in TYPES]
 
 
 class SendForm(forms.Form):

@@ -15,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from wavora.api.errors import WavoraError
 
+from .service_messages import error_message, service_detail
+
 _ONCE_KEY = "dashboard_shown_once"
 
 
@@ -42,10 +44,10 @@ def add_service_errors(
         if field not in form.fields:
             continue
         for problem in problems if isinstance(problems, list | tuple) else [problems]:
-            form.add_error(field, str(problem))
+            form.add_error(field, service_detail(problem))
         placed = True
     if not placed:
-        form.add_error(None, exc.message)
+        form.add_error(None, error_message(exc))
 
 
 def remember_once(request: HttpRequest, slot: str, secret: str) -> None:

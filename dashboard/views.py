@@ -45,6 +45,7 @@ from .forms import (
     RoleForm,
     SendForm,
 )
+from .service_messages import error_message
 from .templatetags.wavora import status_label
 from .tenancy import MANAGERS, TenantViewMixin
 
@@ -162,7 +163,7 @@ class DeviceDetailView(TenantViewMixin, View):
         try:
             qr = device_services.device_login_qr(device=device)
         except WavoraError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
             return redirect("dashboard:device_detail", device_id=device.pk)
         device.refresh_from_db()
         return self._render(request, device, qr_image=qr.data_url, qr_seconds=qr.duration_seconds)
@@ -193,14 +194,14 @@ class DeviceDetailView(TenantViewMixin, View):
             service(device=device)
             messages.success(request, done)
         except WavoraError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
         return redirect("dashboard:device_detail", device_id=device.pk)
 
     def _delete(self, request: HttpRequest, device: Device) -> HttpResponse:
         try:
             device_services.device_delete(device=device)
         except WavoraError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
             return redirect("dashboard:device_detail", device_id=device.pk)
         messages.success(request, _("Device %(name)s deleted.") % {"name": device.name})
         return redirect("dashboard:devices")
@@ -412,7 +413,7 @@ class TeamMemberView(TenantViewMixin, View):
                 )
                 messages.success(request, _("Role updated."))
         except WavoraError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, error_message(exc))
         return redirect("dashboard:team")
 
 

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class GowaNode(models.Model):
@@ -33,11 +34,11 @@ class GowaNode(models.Model):
 
 class Device(models.Model):
     class Status(models.TextChoices):
-        CREATED = "created", "Created"
-        PAIRING = "pairing", "Pairing"
-        CONNECTED = "connected", "Connected"
-        DISCONNECTED = "disconnected", "Disconnected"
-        LOGGED_OUT = "logged_out", "Logged out"
+        CREATED = "created", _("Created")
+        PAIRING = "pairing", _("Pairing")
+        CONNECTED = "connected", _("Connected")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        LOGGED_OUT = "logged_out", _("Logged out")
 
     # Wavora's id is also the GOWA device (slot) id.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

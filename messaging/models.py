@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # Forward-only order of delivery states; failed/cancelled end a message wherever it was.
 STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5}
@@ -31,11 +32,11 @@ class Media(models.Model):
     """A file a tenant uploaded (or a URL we fetched for them), kept in our storage (S3 in production)."""
 
     class Kind(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
-        AUDIO = "audio", "Audio"
-        STICKER = "sticker", "Sticker"
-        FILE = "file", "File"
+        IMAGE = "image", _("Image")
+        VIDEO = "video", _("Video")
+        AUDIO = "audio", _("Audio")
+        STICKER = "sticker", _("Sticker")
+        FILE = "file", _("File")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="media")
@@ -60,19 +61,19 @@ class Media(models.Model):
 
 class Message(models.Model):
     class Direction(models.TextChoices):
-        OUT = "out", "Outgoing"
-        IN = "in", "Incoming"
+        OUT = "out", _("Outgoing")
+        IN = "in", _("Incoming")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        PLAYED = "played", "Played"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        RECEIVED = "received", "Received"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        PLAYED = "played", _("Played")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        RECEIVED = "received", _("Received")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="messages")
@@ -177,10 +178,10 @@ class GowaEvent(models.Model):
     """Every GOWA webhook, stored raw before it is acted on; ``dedupe_key`` makes retries harmless."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
 
     node = models.ForeignKey("devices.GowaNode", on_delete=models.CASCADE, related_name="events")
     event = models.CharField(max_length=50)
@@ -207,8 +208,8 @@ class Contact(models.Model):
     """Someone a device has heard from (an inbound 1:1 message) or found in GOWA's contact list."""
 
     class Source(models.TextChoices):
-        INBOUND = "inbound", "Inbound message"
-        SYNC = "sync", "Contact sync"
+        INBOUND = "inbound", _("Inbound message")
+        SYNC = "sync", _("Contact sync")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contacts")
@@ -237,8 +238,8 @@ class AutoReplyRule(models.Model):
     """Keyword → reply. Rules of one device or of all the tenant's devices (``device`` empty)."""
 
     class Match(models.TextChoices):
-        EXACT = "exact", "Whole message equals the keyword"
-        CONTAINS = "contains", "Message contains the keyword"
+        EXACT = "exact", _("Whole message equals the keyword")
+        CONTAINS = "contains", _("Message contains the keyword")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="auto_reply_rules")

@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "DEFAULT_GENERATOR_CLASS": "wavora.api.schema.EnglishSchemaGenerator",  # choice labels stay English
     "ENUM_NAME_OVERRIDES": {
         "DeviceStatusEnum": "devices.models.Device.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",

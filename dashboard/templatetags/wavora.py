@@ -78,6 +78,14 @@ def status_label(value: object) -> str:
 
 
 @register.filter
+def message_type(value: object) -> str:
+    """A message type ("text", "image" …) in the current language; an unknown one as it is."""
+    from dashboard.forms import MESSAGE_TYPE_LABELS  # here: dashboard.forms imports this module
+
+    return str(MESSAGE_TYPE_LABELS.get(str(value), value))
+
+
+@register.filter
 def percent(value: float | None) -> str:
     """0.9734 → "97,3%" (Indonesian decimal comma); None → "—"."""
     if value is None:

@@ -31,7 +31,7 @@ def test_a_blank_name_and_the_device_limit_are_shown_on_the_form(
     client.post("/dashboard/devices/", {"name": "One"})
     refused = client.post("/dashboard/devices/", {"name": "Two"})
     assert refused.status_code == 400
-    assert "allows 1 device" in str(refused.context["form"].non_field_errors())
+    assert "membolehkan 1 perangkat" in str(refused.context["form"].non_field_errors())  # in Indonesian
     assert not Device.objects.filter(name="Two").exists()
 
 

@@ -14,12 +14,17 @@ AutoSchema does the same to the schema, for every operation whose view renders w
   operation can return by construction (see :meth:`EnvelopeAutoSchema._standard_errors`); codes only
   some views return (409, 502, …) are declared by those views, and any 4xx/5xx declared without a
   body gets the error envelope.
+
+The schema is generated in English (:class:`EnglishSchemaGenerator`), like the API it describes: model
+choice labels are translated for the dashboard and would otherwise follow the default language (id).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
+from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse
@@ -237,3 +242,9 @@ DEVICE_NOT_CONNECTED = error_response("DEVICE_NOT_CONNECTED: the device is not l
 
 class DeletedOutput(serializers.Serializer):
     id = serializers.CharField(help_text="The id of the deleted object")
+
+
+class EnglishSchemaGenerator(SchemaGenerator):
+    def get_schema(self, request: Any = None, public: bool = False) -> Any:
+        with translation.override("en"):
+            return super().get_schema(request=request, public=public)

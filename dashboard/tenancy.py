@@ -10,7 +10,8 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from tenants.models import Membership, Tenant
 from tenants.selectors import membership_for_user
@@ -36,6 +37,9 @@ class TenantViewMixin(LoginRequiredMixin):
             return self.handle_no_permission()
         membership = membership_for_user(request.user)
         if membership is None:
+            if request.user.is_staff:
+                # The platform admin `make run` prints has no tenant: their place is the back office.
+                return HttpResponseRedirect(reverse("admin:index"))
             raise PermissionDenied("This account belongs to no tenant.")
         if membership.role not in self.allowed_roles:
             raise PermissionDenied("Your role cannot use this page.")

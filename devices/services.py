@@ -170,6 +170,9 @@ def _start_login(device: Device, login: Callable[[GowaClient], T], action: str) 
         raise _already_connected()
     client = GowaClient(device.node)
     try:
+        # GOWA's login creates a missing slot by itself, without our webhook (a restarted node loses its
+        # slots), so the slot is made first: without its webhook no receipt or inbound message arrives.
+        _ensure_slot(client, device)
         try:
             return login(client)
         except GowaDeviceMissing:

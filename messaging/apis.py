@@ -67,7 +67,10 @@ class MessageOutput(serializers.ModelSerializer):
         return {"code": message.error_code, "message": message.error_message}
 
     def get_text(self, message: Message) -> str | None:
-        value = (message.original_payload_json or {}).get("text")
+        payload = message.original_payload_json or {}
+        value = payload.get("text")
+        if value is None and message.direction == Message.Direction.IN:
+            value = payload.get("body")  # an inbound message keeps GOWA's payload, whose text is "body"
         return value if isinstance(value, str) else None
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from wavora.api.errors import WavoraError
+from wavora.api.errors import InvalidPhone, WavoraError
+from wavora.phones import normalize_recipient
 
 DURATIONS = (0, 86400, 604800, 7776000)
 MAX_BUTTONS = 3
@@ -108,7 +109,17 @@ class StickerInput(MediaSourceMixin, SendBase):
 
 class ContactInput(SendBase):
     contact_name = serializers.CharField(max_length=200)
-    contact_phone = serializers.CharField(max_length=30)
+    contact_phone = serializers.CharField(max_length=30, help_text="Phone (+62 812…, 0812…, 62812…)")
+
+    def validate_contact_phone(self, value: str) -> str:
+        # GOWA wants the card's number in international digits (it refuses 0812…); normalise like `to`.
+        try:
+            digits = normalize_recipient(value, field="contact_phone")
+        except InvalidPhone as error:
+            raise serializers.ValidationError("Invalid phone number.") from error
+        if "@" in digits:
+            raise serializers.ValidationError("A contact card needs a phone number, not a group or LID.")
+        return digits
 
 
 class LocationInput(SendBase):

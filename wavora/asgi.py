@@ -13,7 +13,9 @@ from django.urls import path  # noqa: E402
 
 from webhooks.consumers import EventsConsumer  # noqa: E402
 
-from .ws import origin_validator  # noqa: E402
+from .ws import origin_validator, redact_api_keys_in_server_logs  # noqa: E402
+
+redact_api_keys_in_server_logs()
 
 application = ProtocolTypeRouter(
     {

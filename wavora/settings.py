@@ -154,7 +154,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="wv-asgi")},
+        # redis-py 8 reads with a 5 s socket_timeout by default, which aborts channels_redis's blocking
+        # receive (BZPOPMIN, 5 s) and closed every idle WebSocket; 30 s still spots a dead link.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env.str("CHANNELS_PREFIX", default="wv-asgi"),
+        },
     }
 }
 

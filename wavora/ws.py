@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from channels.security.websocket import OriginValidator
@@ -22,3 +24,27 @@ def origin_validator(application: Any) -> BrowserOriginValidator:
     if settings.DEBUG and not allowed:
         allowed = ["localhost", "127.0.0.1", "[::1]"]
     return BrowserOriginValidator(application, allowed)
+
+
+_API_KEY_IN_QUERY = re.compile(r"(api_key=)[^&\s\"']+")
+
+
+class RedactApiKeyFilter(logging.Filter):
+    """uvicorn logs each WebSocket handshake with its query string ("WebSocket /ws/?api_key=…"
+    [accepted]) even with --no-access-log; the key must never reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _API_KEY_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _API_KEY_IN_QUERY.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_api_keys_in_server_logs() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(existing, RedactApiKeyFilter) for existing in logger.filters):
+        logger.addFilter(RedactApiKeyFilter())

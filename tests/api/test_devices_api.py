@@ -227,6 +227,23 @@ def test_scan_then_poll_connects_the_device_with_its_phone_and_jid(
     assert data["connected_at"] is not None
 
 
+def test_login_qr_after_the_node_lost_the_slot_recreates_it_with_our_webhook(
+    alice: Any, make_device: Any, sim: Any, gowa_node: Any
+) -> None:
+    # A restarted GOWA (or the simulator of make run) has forgotten the slot; GOWA's login would
+    # create it without a webhook, and no receipt or inbound message would ever reach Wavora.
+    device = make_device(alice)
+    assert gowa(sim, "DELETE", f"/devices/{device.pk}").status_code == 200
+    assert gowa_slot_ids(sim) == set()
+
+    assert_ok(alice.api.post(f"{DEVICES}/{device.pk}/login-qr"))
+
+    assert gowa_slot_ids(sim) == {str(device.pk)}
+    webhook = gowa(sim, "GET", f"/devices/{device.pk}/webhook").json()["results"]
+    assert webhook["webhook_url"].endswith(f"/webhooks/gowa/{gowa_node.pk}/")
+    assert webhook["webhook_secret"] == gowa_node.webhook_secret
+
+
 def test_login_qr_on_a_connected_device_is_a_409(alice: Any, make_device: Any) -> None:
     device = make_device(alice, connected=True)
     assert_error(alice.api.post(f"{DEVICES}/{device.pk}/login-qr"), 409, "ALREADY_LOGGED_IN")

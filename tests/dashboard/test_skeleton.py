@@ -42,6 +42,18 @@ def test_a_user_without_a_tenant_is_refused(client: Client, django_user_model: A
     assert client.get("/dashboard/").status_code == 403
 
 
+def test_a_platform_admin_without_a_tenant_is_sent_to_the_back_office(
+    client: Client, django_user_model: Any
+) -> None:
+    admin = django_user_model.objects.create_superuser("ops@example.com", "ops@example.com", "pw-123456789")
+    client.force_login(admin)
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 302 and response["Location"] == "/backoffice/"
+    assert client.get("/dashboard/billing/")["Location"] == "/backoffice/"
+
+
 def test_rupiah_and_numbers_use_indonesian_grouping() -> None:
     assert rupiah(150000) == "Rp 150.000"
     assert rupiah(0) == "Rp 0"

@@ -47,6 +47,8 @@ def deliver(response: Any) -> Message:
         ("image", {"caption": "no media"}, "media"),
         ("image", {"media_id": "not-a-uuid"}, "media_id"),
         ("contact", {"contact_name": "Budi"}, "contact_phone"),
+        ("contact", {"contact_name": "Budi", "contact_phone": "12ab"}, "contact_phone"),
+        ("contact", {"contact_name": "Budi", "contact_phone": "120363025246125486@g.us"}, "contact_phone"),
         ("location", {"latitude": "north", "longitude": 106.8}, "latitude"),
         ("location", {"latitude": 91, "longitude": 106.8}, "latitude"),
         ("link", {"link": "https://example.com"}, "caption"),
@@ -125,6 +127,16 @@ def test_poll_contact_and_link_use_gowas_field_names(alice: Actor, device: Any, 
         "contact_name": "Budi",
         "contact_phone": "6281211112222",
     }
+
+
+def test_a_local_contact_phone_is_sent_to_gowa_in_international_digits(
+    alice: Actor, device: Any, sim: Simulator
+) -> None:
+    # GOWA refuses a card number starting with 0; the walk-through's 0812… used to fail after the 202.
+    message = deliver(send(alice, "contact", device, contact_name="Budi", contact_phone="0812-1111-2222"))
+
+    assert message.status == "sent", message.error_message
+    assert sim.sent()[-1]["fields"]["contact_phone"] == "6281211112222"
 
 
 def test_an_uploaded_image_is_sent_as_a_multipart_part_with_the_plan_footer_on_the_caption(

@@ -105,7 +105,9 @@ def _audit(
 
 
 def rupiah(amount: int) -> str:
-    return "Rp " + f"{amount:,}".replace(",", ".")
+    """150000 → "Rp 150.000" (integer rupiah, Indonesian grouping)."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp " + f"{abs(amount):,}".replace(",", ".")
 
 
 def _tell_tenant(

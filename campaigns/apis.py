@@ -680,31 +680,17 @@ class PreviewCsvApi(ApiView):
                 )
             checker = _device(_principal(request), options["device_id"])
         reader = rlib.CsvReader(upload)
-        listed: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        duplicates: list[dict[str, Any]] = []
-        counts = {"valid": 0, "invalid": 0, "duplicates": 0}
-        for item in reader:
-            if isinstance(item, rlib.Recipient):
-                counts["valid"] += 1
-                if len(listed) < self.PREVIEW_ROWS:
-                    listed.append({"row": item.row, "phone": item.phone, "name": item.name, **item.fields})
-            elif isinstance(item, rlib.RowError):
-                counts["invalid"] += 1
-                if len(errors) < self.PREVIEW_ROWS:
-                    errors.append(item.as_dict())
-            else:
-                counts["duplicates"] += 1
-                if len(duplicates) < self.PREVIEW_ROWS:
-                    duplicates.append(item.as_dict())
+        seen = rlib.preview(reader, keep=self.PREVIEW_ROWS, keep_problems=self.PREVIEW_ROWS)
+        listed = [{"row": r.row, "phone": r.phone, "name": r.name, **r.fields} for r in seen.recipients]
+        counts = {"valid": seen.valid, "invalid": seen.invalid, "duplicates": seen.duplicates}
         body = {
             "recipients": listed,
             **counts,
             "truncated": counts["valid"] > len(listed),
             "columns": reader.header,
             "delimiter": reader.delimiter,
-            "errors": errors,
-            "duplicate_rows": duplicates,
+            "errors": seen.errors,
+            "duplicate_rows": seen.duplicate_rows,
             "number_check": _check_numbers(request, checker, listed) if checker else None,
         }
         return Response(

@@ -67,6 +67,37 @@ class Duplicate:
 Item = Recipient | RowError | Duplicate
 
 
+@dataclass
+class Preview:
+    """Counts of a whole stream, with only its first rows of each kind kept (memory stays flat)."""
+
+    recipients: list[Recipient] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_rows: list[dict[str, Any]] = field(default_factory=list)
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+
+
+def preview(items: Iterable[Item], *, keep: int, keep_problems: int) -> Preview:
+    """Reads every item, keeping the first ``keep`` recipients and ``keep_problems`` errors/duplicates."""
+    result = Preview()
+    for item in items:
+        if isinstance(item, Recipient):
+            result.valid += 1
+            if len(result.recipients) < keep:
+                result.recipients.append(item)
+        elif isinstance(item, RowError):
+            result.invalid += 1
+            if len(result.errors) < keep_problems:
+                result.errors.append(item.as_dict())
+        else:
+            result.duplicates += 1
+            if len(result.duplicate_rows) < keep_problems:
+                result.duplicate_rows.append(item.as_dict())
+    return result
+
+
 def recipient_from_mapping(raw: dict[str, Any], row: int) -> Recipient | RowError:
     """One row (CSV or JSON) → a recipient with a normalised phone, or the error naming the field."""
     phone_key = next((k for k in raw if norm_key(str(k)) in PHONE_COLUMNS), None)

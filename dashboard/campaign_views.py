@@ -207,23 +207,8 @@ class CampaignCreateView(CampaignPageMixin, TenantPage):
     def _preview(self, form: CampaignForm) -> dict[str, Any]:
         upload = form.cleaned_data["file"]
         reader = rlib.CsvReader(upload)
-        listed: list[rlib.Recipient] = []
-        errors: list[dict[str, Any]] = []
-        duplicates: list[dict[str, Any]] = []
-        counts = {"valid": 0, "invalid": 0, "duplicates": 0}
-        for item in reader:
-            if isinstance(item, rlib.Recipient):
-                counts["valid"] += 1
-                if len(listed) < PREVIEW_ROWS:
-                    listed.append(item)
-            elif isinstance(item, rlib.RowError):
-                counts["invalid"] += 1
-                if len(errors) < 200:
-                    errors.append(item.as_dict())
-            else:
-                counts["duplicates"] += 1
-                if len(duplicates) < 200:
-                    duplicates.append(item.as_dict())
+        seen = rlib.preview(reader, keep=PREVIEW_ROWS, keep_problems=200)
+        listed = seen.recipients
         template = {"type": "text", "text": form.cleaned_data["message"]}
         columns = {rlib.norm_key(h) for h in reader.header}
         unknown = rlib.unknown_placeholders(template, columns)
@@ -232,7 +217,7 @@ class CampaignCreateView(CampaignPageMixin, TenantPage):
                 _("Unknown placeholder {{%(name)s}}: the CSV has no such column.") % {"name": unknown[0]},
                 details={"message": [_("Unknown placeholder {{%(name)s}}.") % {"name": p} for p in unknown]},
             )
-        if not counts["valid"]:
+        if not seen.valid:
             raise WavoraError(
                 _("The CSV has no valid recipient."), details={"file": [_("No valid recipient.")]}
             )
@@ -258,9 +243,11 @@ class CampaignCreateView(CampaignPageMixin, TenantPage):
             "header": reader.header,
             "recipients": listed,
             "sample_text": rlib.render(template["text"], rlib.lookup_of(first)),
-            "errors": errors,
-            "duplicate_rows": duplicates,
-            **counts,
+            "errors": seen.errors,
+            "duplicate_rows": seen.duplicate_rows,
+            "valid": seen.valid,
+            "invalid": seen.invalid,
+            "duplicates": seen.duplicates,
         }
 
 

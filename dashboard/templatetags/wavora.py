@@ -9,6 +9,8 @@ from django import template
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from billing.services import rupiah as billing_rupiah
+
 register = template.Library()
 WIB = ZoneInfo("Asia/Jakarta")
 ID_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
@@ -23,9 +25,7 @@ def rupiah(value: object) -> str:
     """150000 → "Rp 150.000" (integer rupiah, Indonesian grouping)."""
     if value in (None, ""):
         return ""
-    amount = int(str(value))
-    sign = "-" if amount < 0 else ""
-    return f"{sign}Rp {_grouped(abs(amount))}"
+    return billing_rupiah(int(str(value)))
 
 
 @register.filter

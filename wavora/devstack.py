@@ -180,6 +180,8 @@ def main() -> None:
                 "--port",
                 str(port),
                 "--no-access-log",  # Wavora logs requests itself, without query strings (?api_key=)
+                "--timeout-graceful-shutdown",  # open WebSockets must not hold Ctrl-C
+                "5",
             ],
             env,
         )

@@ -137,6 +137,9 @@ class Stack:
                 str(self.web_port),
                 "--log-level",
                 "warning",
+                # Open WebSockets would otherwise hold a SIGTERM'd server (as in production).
+                "--timeout-graceful-shutdown",
+                "5",
             ],
         )
         self.start_worker()

@@ -105,7 +105,13 @@ class Stack:
         proc = self.procs.pop(name)
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            # Still report the slow stop, but leave no orphan holding the test database.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+            raise
 
     def start(self) -> None:
         self._start(
@@ -171,8 +177,14 @@ class Stack:
             wait_until(idle, timeout=30, what="the worker to be idle")
 
     def stop(self) -> None:
+        slow: list[subprocess.TimeoutExpired] = []
         for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
+            try:
+                self.kill(name, signal.SIGTERM)
+            except subprocess.TimeoutExpired as exc:
+                slow.append(exc)
+        if slow:
+            raise slow[0]
 
     def logs(self) -> str:
         return "\n".join(
